@@ -1,0 +1,131 @@
+"""The ``dualrec`` command: demo, run, verify, recover."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from firmware import __version__
+from firmware.errors import ConfigError, DualrecError, NotEvidenceError
+
+log = logging.getLogger("dualrec")
+
+
+def _setup_logging(level: str = "info") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from firmware.keys import PublicKey
+    from firmware.verifier import load_checkpoint_file, verify_path
+    try:
+        trusted = None
+        if args.trusted_key:
+            trusted = PublicKey.from_b64(Path(args.trusted_key).read_text().strip())
+        witnesses = [w for f in args.checkpoint for w in load_checkpoint_file(f)]
+        report = verify_path(args.path, trusted_key=trusted, checkpoints=witnesses)
+    except (NotEvidenceError, OSError, ValueError) as exc:
+        print(f"dualrec verify: unusable input: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else report.to_text())
+    return 0 if report.ok else 1
+
+
+def _key_and_clock(args: argparse.Namespace):
+    from drivers.clock import SystemClock
+    from firmware.config import load_config
+    from firmware.keys import DeviceKey
+    config = load_config(args.config)
+    key = DeviceKey.load(args.key or config.device.key_file)
+    return config, key, SystemClock()
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from firmware.evidence import default_device_id
+    from firmware.recovery import recover
+    from firmware.spool import Spool
+    try:
+        config, key, clock = _key_and_clock(args)
+        spool = Spool.open_existing(args.spool)
+        device_id = spool.read_device_info().device_id
+        if device_id != (config.device.id or default_device_id(key)) and not args.key:
+            raise ConfigError(f"{args.spool} belongs to {device_id}; give that unit's --key")
+        report = recover(spool, key, clock, device_id=device_id)
+    except (DualrecError, OSError) as exc:
+        print(f"dualrec recover: {exc}", file=sys.stderr)
+        return 2
+    if report.changed:
+        print(f"recovered {args.spool}: {len(report.sealed_parts)} unsealed files sealed, "
+              f"{len(report.adopted)} adopted, {len(report.closed_sessions)} sessions closed, "
+              f"{report.torn_bytes} torn ledger bytes set aside; "
+              f"{report.records_appended} records appended")
+    else:
+        print(f"{args.spool}: nothing to recover (last stop was clean)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from firmware.config import load_config
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"dualrec: {exc}", file=sys.stderr)
+        return 2
+    if args.validate_config:
+        print(f"{args.config or config.source}: configuration is valid")
+        return 0
+    _setup_logging(config.logging.level)
+    from firmware.daemon import run_daemon
+    return run_daemon(config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from firmware.demo import run_demo
+    _setup_logging("warning" if not args.verbose else "info")
+    return run_demo(Path(args.out) if args.out else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dualrec", description="双录 counter recording appliance")
+    p.add_argument("--version", action="version", version=f"dualrec {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="a complete session on simulated hardware, verified")
+    d.add_argument("--out", help="where to keep the spool (default: a temporary directory)")
+    d.add_argument("-v", "--verbose", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="the appliance daemon (systemd Type=notify)")
+    r.add_argument("--config", help="configuration file (TOML)")
+    r.add_argument("--validate-config", action="store_true",
+                   help="check the configuration, print every problem, exit 0 if valid")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("verify", help="check a spool or a session: 0 intact, 1 findings, "
+                       "2 unusable input")
+    v.add_argument("path")
+    v.add_argument("--json", action="store_true", help="a machine-readable report")
+    v.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
+                   help="a published checkpoint the chain must still contain (repeatable)")
+    v.add_argument("--trusted-key", metavar="FILE",
+                   help="the device's public key (base64), instead of the spool's own copy")
+    v.set_defaults(func=cmd_verify)
+
+    c = sub.add_parser("recover", help="seal what a power cut left open")
+    c.add_argument("spool")
+    c.add_argument("--config", help="configuration file (for the device key)")
+    c.add_argument("--key", help="the device key file (default: from the configuration)")
+    c.set_defaults(func=cmd_recover)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

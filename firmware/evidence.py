@@ -1,0 +1,183 @@
+"""Evidence: the spool, the ledger and the key together — the one way anything is sealed.
+
+The recorder and the session flow call this; they never write the ledger directly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from drivers.clock import Clock
+from firmware import records
+from firmware.keys import DeviceKey
+from firmware.ledger import Ledger
+from firmware.records import FileEntry, Record
+from firmware.spool import DeviceInfo, PartFile, Spool
+
+log = logging.getLogger(__name__)
+
+
+def default_device_id(key: DeviceKey) -> str:
+    return "dr-" + key.public.fingerprint[:12]
+
+
+@dataclass
+class SessionState:
+    """What the evidence layer keeps about an open session, for its manifest."""
+
+    session_id: str
+    start_seq: int
+    files: list[FileEntry] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class Evidence:
+    """Seals files and events of sessions into the ledger of one spool.
+
+    Use :meth:`open`: it runs recovery first (what a power cut left), then appends BOOT.
+    """
+
+    def __init__(self, spool: Spool, ledger: Ledger, clock: Clock) -> None:
+        self.spool = spool
+        self.ledger = ledger
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._sessions: dict[str, SessionState] = {}
+        self._closed = False
+
+    @classmethod
+    def open(cls, spool_path: str | os.PathLike, key: DeviceKey, clock: Clock, *,
+             device_id: str | None = None, certificate: str | None = None,
+             checkpoint_every: int = 100, roll_bytes: int = 8 * 1024 * 1024,
+             on_record: Callable[[Record], None] | None = None,
+             boot_data: dict[str, Any] | None = None) -> "Evidence":
+        from firmware.recovery import recover  # recovery builds on this module's parts
+        spool = Spool(spool_path)
+        spool.create_dirs()
+        device_id = device_id or default_device_id(key)
+        existing = spool.root / "device" / "device.json"
+        if existing.exists():
+            info = spool.read_device_info()
+            if info.device_id != device_id:
+                raise ValueError(f"{spool.root} belongs to device {info.device_id}, not "
+                                 f"{device_id}; use that unit's spool or a new directory")
+            public_key = info.public_key  # the genesis key stays the anchor after rotations
+        else:
+            public_key = key.public.b64
+        spool.write_device_info(DeviceInfo(device_id, public_key, certificate))
+        recover(spool, key, clock, device_id=device_id, checkpoint_every=checkpoint_every)
+        ledger = Ledger(spool.ledger_dir, key, device_id, clock,
+                        checkpoint_every=checkpoint_every, roll_bytes=roll_bytes,
+                        on_record=on_record)
+        evidence = cls(spool, ledger, clock)
+        ledger.append(records.BOOT, data={"firmware": _firmware_version(), **(boot_data or {})})
+        return evidence
+
+    @property
+    def device_id(self) -> str:
+        return self.ledger.device_id
+
+    # -- sessions ----------------------------------------------------------------------------
+    def start_session(self, data: dict[str, Any] | None = None) -> str:
+        """Open a session: SESSION_START on the chain; returns its id (also its directory)."""
+        now = dt.datetime.fromtimestamp(self.clock.realtime_ns() / 1e9, dt.timezone.utc)
+        session_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        with self._lock:
+            self.spool.session_dir(session_id).mkdir(parents=True)
+            record = self.ledger.append(records.SESSION_START, session_id, data=data or {})
+            self._sessions[session_id] = SessionState(session_id, record.seq)
+        return session_id
+
+    def _state(self, session_id: str) -> SessionState:
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise ValueError(f"session {session_id!r} is not open") from None
+
+    def new_file(self, session_id: str, name: str) -> PartFile:
+        self._state(session_id)
+        return self.spool.new_part(session_id, name)
+
+    def seal(self, session_id: str, parts: list[PartFile], data: dict[str, Any] | None = None,
+             type: str = records.SEGMENT) -> Record:
+        """Finish ``parts`` (fsync, rename) and append the record that covers them."""
+        state = self._state(session_id)
+        entries = [part.finish() for part in parts]
+        with self._lock:
+            record = self.ledger.append(type, session_id, entries, data or {})
+            state.files.extend(entries)
+            kind = (data or {}).get("stream", type.lower())
+            state.counts[kind] = state.counts.get(kind, 0) + 1
+        return record
+
+    def seal_bytes(self, session_id: str, name: str, content: bytes,
+                   data: dict[str, Any] | None = None, type: str = records.SEGMENT) -> Record:
+        """Write a small file whole and seal it (a photo, a signature, a manifest)."""
+        part = self.new_file(session_id, name)
+        try:
+            part.write(content)
+        except BaseException:
+            part.abandon()
+            raise
+        return self.seal(session_id, [part], data, type)
+
+    def event(self, kind: str, data: dict[str, Any] | None = None,
+              session_id: str | None = None) -> Record:
+        """An EVENT (a button press, a refusal, a prompt played) on the chain."""
+        return self.ledger.append(records.EVENT, session_id, data={"kind": kind, **(data or {})})
+
+    def gap(self, kind: str, start_ns: int, end_ns: int, data: dict[str, Any] | None = None,
+            session_id: str | None = None) -> Record:
+        """A GAP: something was lost between two CLOCK_MONOTONIC times; say what and why."""
+        return self.ledger.append(records.GAP, session_id, data={
+            "kind": kind, "start_ns": start_ns, "end_ns": end_ns, **(data or {})})
+
+    def end_session(self, session_id: str, data: dict[str, Any] | None = None) -> Record:
+        """SESSION_END with the manifest of every file sealed in it, then a CHECKPOINT."""
+        with self._lock:
+            state = self._state(session_id)
+            manifest = session_manifest(state.files, state.counts, state.start_seq)
+            record = self.ledger.append(records.SESSION_END, session_id,
+                                        data={"manifest": manifest, **(data or {})})
+            self.ledger.checkpoint()
+            self.ledger.roll()
+            del self._sessions[session_id]
+        return record
+
+    @property
+    def open_sessions(self) -> list[str]:
+        return list(self._sessions)
+
+    def close(self) -> None:
+        """A clean stop: SHUTDOWN on the chain (open sessions say so), then close. Safe twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.ledger.append(records.SHUTDOWN, data={"open_sessions": self.open_sessions})
+        finally:
+            self.ledger.close()
+
+    def __enter__(self) -> "Evidence":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def session_manifest(files: list[FileEntry], counts: dict[str, int], start_seq: int) -> dict:
+    """The manifest a SESSION_END carries: every file of the session, in sealing order."""
+    return {"start_seq": start_seq, "file_count": len(files),
+            "bytes": sum(f.size for f in files), "records_by_kind": dict(sorted(counts.items())),
+            "files": [f.as_record() for f in files]}
+
+
+def _firmware_version() -> str:
+    from firmware import __version__
+    return __version__
