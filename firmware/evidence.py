@@ -16,7 +16,7 @@ from typing import Any, Callable
 from drivers.clock import Clock
 from firmware import records
 from firmware.keys import DeviceKey
-from firmware.ledger import Ledger
+from firmware.ledger import Ledger, fsync_dir, storage_error
 from firmware.records import FileEntry, Record
 from firmware.spool import DeviceInfo, PartFile, Spool
 
@@ -89,8 +89,14 @@ class Evidence:
         now = dt.datetime.fromtimestamp(self.clock.realtime_ns() / 1e9, dt.timezone.utc)
         session_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         with self._lock:
-            self.spool.session_dir(session_id).mkdir(parents=True)
+            # the record first: a crash between the two leaves a session with no files, never
+            # a directory the chain does not know
             record = self.ledger.append(records.SESSION_START, session_id, data=data or {})
+            try:
+                self.spool.session_dir(session_id).mkdir(parents=True)
+                fsync_dir(self.spool.sessions_dir)
+            except OSError as exc:
+                raise storage_error(exc, f"session directory {session_id}") from exc
             self._sessions[session_id] = SessionState(session_id, record.seq)
         return session_id
 

@@ -107,12 +107,12 @@ class Ledger:
                 self.checkpoint()
             return record
 
-    def checkpoint(self) -> Record:
+    def checkpoint(self, data: dict[str, Any] | None = None) -> Record:
         """Append a CHECKPOINT: a signed statement of the head, for witnesses to keep."""
         with self._lock:
             count = self._since_checkpoint
             return self._append_unlocked(records.CHECKPOINT, None, [],
-                                         {"records_since_checkpoint": count})
+                                         {"records_since_checkpoint": count, **(data or {})})
 
     def rotate_key(self, new_key: DeviceKey) -> Record:
         """Switch to ``new_key``: a KEY record signed by the old key holding the new key's proof."""

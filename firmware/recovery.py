@@ -113,6 +113,19 @@ def _since_last_boot(spool: Spool) -> tuple[Record | None, dict[str, _OpenSessio
     return last, {sid: s for sid, s in sessions.items() if sid not in ended}
 
 
+def _stopped_cleanly(spool: Spool) -> bool:
+    """The chain ends in SHUTDOWN or in recovery's own CHECKPOINT (other CHECKPOINTs may follow
+    a SHUTDOWN)."""
+    for path in reversed(ledger_files(spool.ledger_dir)):
+        for ln in reversed(list(read_lines(path))):
+            rec = ln.record
+            if rec is None or rec.type != records.CHECKPOINT:
+                return rec is not None and rec.type == records.SHUTDOWN
+            if rec.data.get("after") == "recovery":
+                return True
+    return True
+
+
 def _seal_part(spool: Spool, part: Path) -> FileEntry:
     final = part.with_name(part.name[:-len(PART_SUFFIX)])
     n = 1
@@ -143,7 +156,7 @@ def recover(spool: Spool | str | os.PathLike, key: DeviceKey, clock: Clock, *,
             return report
     report.torn_bytes, rescue, torn_seq = _repair_tail(spool)
     last, open_sessions = _since_last_boot(spool)
-    report.unclean_stop = last is not None and last.type != records.SHUTDOWN
+    report.unclean_stop = last is not None and not _stopped_cleanly(spool)
     parts = spool.part_files()
     if not (report.torn_bytes or parts or open_sessions or report.unclean_stop):
         return report
@@ -197,7 +210,7 @@ def recover(spool: Spool | str | os.PathLike, key: DeviceKey, clock: Clock, *,
             "closed_by": "recovery", "complete": False})
         report.closed_sessions.append(sid)
         report.records_appended += 1
-    ledger.checkpoint()
+    ledger.checkpoint({"after": "recovery"})
     report.records_appended += 1
     ledger.close()
     log.warning("recovered %s: %d parts sealed, %d files adopted, %d sessions closed, "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from firmware.errors import NotEvidenceError
 from firmware.ledger import fsync_dir, storage_error
-from firmware.ledger_files import LEDGER_DIR
+from firmware.ledger_files import LEDGER_DIR, ledger_files
 from firmware.records import FileEntry
 
 SESSIONS_DIR = "sessions"
@@ -52,6 +52,13 @@ class DeviceInfo:
     device_id: str
     public_key: str          # base64 raw Ed25519
     certificate: str | None  # PEM of the enrolled device certificate (provisioning), if any
+
+
+def device_info_text(info: DeviceInfo) -> str:
+    """The exact text of device/device.json for ``info`` (the verifier compares it byte-wise)."""
+    return json.dumps({"device_id": info.device_id, "algorithm": "ed25519",
+                       "public_key": info.public_key, "certificate": info.certificate},
+                      indent=2, sort_keys=True) + "\n"
 
 
 class PartFile:
@@ -139,14 +146,17 @@ class Spool:
         spool = cls(root)
         if not spool.root.exists():
             raise NotEvidenceError(f"{spool.root}: no such file or directory")
-        if not spool.ledger_dir.is_dir() or not (spool.root / DEVICE_INFO).is_file():
-            raise NotEvidenceError(f"{spool.root}: not a dualrec spool (no {LEDGER_DIR}/ or "
-                                   f"{DEVICE_INFO})")
+        if not spool.ledger_dir.is_dir() or not ledger_files(spool.ledger_dir):
+            raise NotEvidenceError(f"{spool.root}: not a dualrec spool (no ledger in "
+                                   f"{LEDGER_DIR}/)")
         return spool
 
     def create_dirs(self) -> None:
         for name in (LEDGER_DIR, SESSIONS_DIR, DEVICE_DIR, STATE_DIR):
-            (self.root / name).mkdir(parents=True, exist_ok=True)
+            try:
+                (self.root / name).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise storage_error(exc, f"spool directory {self.root / name}") from exc
 
     def session_dir(self, session_id: str) -> Path:
         return self.sessions_dir / session_id
@@ -172,9 +182,7 @@ class Spool:
     def write_device_info(self, info: DeviceInfo) -> None:
         path = self.root / DEVICE_INFO
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"device_id": info.device_id, "algorithm": "ed25519",
-                           "public_key": info.public_key, "certificate": info.certificate},
-                          indent=2, sort_keys=True) + "\n"
+        text = device_info_text(info)
         if path.exists() and path.read_text() == text:
             return
         tmp = path.with_name(path.name + ".tmp")

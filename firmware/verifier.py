@@ -18,7 +18,7 @@ from firmware.errors import KeyFileError, NotEvidenceError
 from firmware.keys import PublicKey
 from firmware.ledger_files import LEDGER_DIR, LEDGER_NAME, ledger_files, read_lines
 from firmware.records import FileEntry, MalformedRecord, Record, parse_line
-from firmware.spool import (DEVICE_DIR, PART_SUFFIX, RECOVERED_DIR, SESSIONS_DIR, STATE_DIR,
+from firmware.spool import (DEVICE_DIR, DEVICE_INFO, device_info_text, PART_SUFFIX, RECOVERED_DIR, SESSIONS_DIR, STATE_DIR,
                             Spool, hash_file)
 from firmware.verify_report import VerifyReport
 
@@ -31,6 +31,7 @@ class _Session:
     end: Record | None = None
     files: list[FileEntry] = field(default_factory=list)
     boots_after_start: int = 0
+    orphans: list[int] = field(default_factory=list)  # records seen before its SESSION_START
 
 
 @dataclass
@@ -55,16 +56,33 @@ def resolve(path: Path) -> tuple[Spool, str | None]:
     return Spool.open_existing(path), None
 
 
+def _genesis(spool: Spool) -> Record | None:
+    files = ledger_files(spool.ledger_dir)
+    first = next(iter(read_lines(files[0])), None) if files else None
+    return first.record if first else None
+
+
 def _anchor(spool: Spool, trusted_key: PublicKey | None, report: VerifyReport) -> PublicKey:
-    info = spool.read_device_info()
-    report.device_id = info.device_id
+    """The key the chain must start from: --trusted-key, else device/device.json. A damaged
+    device.json is a finding; the genesis record then stands in, so the rest is still checked."""
     try:
+        info = spool.read_device_info()
+        report.device_id = info.device_id
         stored = PublicKey.from_b64(info.public_key)
-    except KeyFileError as exc:
-        raise NotEvidenceError(f"{spool.root}/device/device.json: {exc}") from None
+        if (spool.root / DEVICE_INFO).read_text(encoding="utf-8") != device_info_text(info):
+            report.add("device_info_mismatch", "not in the form the unit writes",
+                       file=DEVICE_INFO)
+    except (NotEvidenceError, KeyFileError) as exc:
+        report.add("device_info_mismatch", f"unreadable: {exc}", file=DEVICE_INFO)
+        genesis = _genesis(spool)
+        if genesis is None or genesis.type != records.KEY:
+            raise NotEvidenceError(f"{spool.root}: no usable device identity and no genesis "
+                                   "KEY record") from None
+        report.device_id = genesis.body["device"]
+        stored = PublicKey.from_b64(genesis.data.get("public_key", ""))
     if trusted_key is not None and stored != trusted_key:
         report.add("device_info_mismatch", "the public key in device/device.json is not the "
-                   "trusted key given", file="device/device.json")
+                   "trusted key given", file=DEVICE_INFO)
     return trusted_key or stored
 
 
@@ -163,7 +181,7 @@ def _collect(rec: Record, chain: _Chain, report: VerifyReport, where: dict) -> N
         if rec.type == records.SESSION_START:
             session.start = rec.seq
         elif session.start is None:
-            report.add("record_outside_session", f"session {sid} has no SESSION_START", **where)
+            session.orphans.append(rec.seq)
         if rec.type == records.SESSION_END:
             session.end = rec
     for entry in rec.files:
@@ -198,14 +216,17 @@ def _explain_gaps(chain: _Chain, report: VerifyReport) -> set[str]:
     return pruned_files
 
 
-def _check_sessions(chain: _Chain, only: str | None, report: VerifyReport) -> None:
+def _check_sessions(chain: _Chain, only: str | None, pruned: set[str],
+                    report: VerifyReport) -> None:
     for sid, s in sorted(chain.sessions.items()):
         if only and sid != only:
             continue
         report.sessions.append(sid)
         if s.start is None:
-            continue
-        if s.end is None:
+            if not chain.pruned:  # a pruned start explains it; else the start was cut out
+                report.add("record_outside_session", f"session {sid} has no SESSION_START",
+                           record=s.orphans[0] if s.orphans else None)
+        elif s.end is None:
             if s.boots_after_start:
                 report.add("session_not_closed", f"session {sid} was never closed",
                            record=s.start)
@@ -213,10 +234,14 @@ def _check_sessions(chain: _Chain, only: str | None, report: VerifyReport) -> No
                 report.note("open_session", f"{sid} is open (recording, or awaiting recovery)",
                             session=sid)
             continue
-        manifest = s.end.data.get("manifest", {}).get("files")
-        if manifest != [f.as_record() for f in s.files]:
+        if s.end is None:
+            continue
+        sealed = [f.as_record() for f in s.files]
+        manifest = [f for f in s.end.data.get("manifest", {}).get("files", [])
+                    if f.get("path") not in pruned or f in sealed]
+        if manifest != sealed:
             report.add("manifest_mismatch", f"session {sid}: the manifest lists "
-                       f"{len(manifest or [])} files, its records sealed {len(s.files)}",
+                       f"{len(manifest)} files, its records sealed {len(sealed)}",
                        record=s.end.seq)
         if s.end.data.get("closed_by") == "recovery":
             report.note("recovered_session", f"{sid} was closed by recovery after a power "
@@ -331,7 +356,7 @@ def verify_path(path: str | os.PathLike, *, trusted_key: PublicKey | None = None
         report.add("unknown_session", "no SESSION_START for this directory",
                    file=f"{SESSIONS_DIR}/{only}")
     pruned = _explain_gaps(chain, report)
-    _check_sessions(chain, only, report)
+    _check_sessions(chain, only, pruned, report)
     _check_files(spool, chain, only, pruned, report)
     for witness in checkpoints:
         check_checkpoint(witness, chain, report)

@@ -1,0 +1,4 @@
+"""Test double of ``picamera2.outputs`` (only the base ``Output``)."""
+from .output import Output
+
+__all__ = ["Output"]
