@@ -1,0 +1,1 @@
+"""Provisioning: device identity, certificates, enrolment, staff roster, Raspberry Pi install."""
