@@ -156,6 +156,24 @@ class Evidence:
             del self._sessions[session_id]
         return record
 
+    def prune_files(self, paths: list[str], data: dict[str, Any] | None = None) -> Record:
+        """Free local space: a signed GAP (kind ``pruned``) listing ``paths`` (relative to the
+        spool root; sealed files whose cloud copy is confirmed), then delete them. A crash in
+        between leaves files that are marked pruned but still intact, which verifies."""
+        for rel in paths:
+            if not rel.startswith("sessions/") or ".." in rel.split("/"):
+                raise ValueError(f"{rel!r} is not a sealed session file")
+        now = self.clock.monotonic_ns()
+        record = self.ledger.append(records.GAP, None, [], {
+            "kind": "pruned", "start_ns": now, "end_ns": now, "files_pruned": sorted(paths),
+            **(data or {})})
+        for rel in paths:
+            try:
+                (self.spool.root / rel).unlink()
+            except FileNotFoundError:
+                pass
+        return record
+
     @property
     def open_sessions(self) -> list[str]:
         return list(self._sessions)

@@ -142,3 +142,16 @@ def test_key_file_is_private_and_refused_when_readable(tmp_path):
     path.chmod(0o644)
     with pytest.raises(ValueError, match="chmod 600"):
         DeviceKey.load(path)
+
+
+def test_pruned_files_verify_and_unpruned_deletion_does_not(tmp_path, device_key, clock,
+                                                             spool_factory):
+    built = spool_factory(tmp_path / "spool", device_key, clock, sessions=2)
+    victims = [built.files["video"], built.files["audio"]]
+    with Evidence.open(built.root, device_key, clock) as ev:
+        ev.prune_files(victims, {"reason": "uploaded"})
+    assert not any((built.root / v).exists() for v in victims)
+    report = verify_path(built.root)
+    assert report.ok, report.to_text()
+    (built.root / built.files["photo"]).unlink()  # not pruned: a finding
+    assert {f.kind for f in verify_path(built.root).findings} == {"missing_file"}

@@ -1,0 +1,162 @@
+"""The recorder: starts the devices of a session, routes what they capture into segmenters,
+and seals everything through one :class:`~firmware.recorder.sealer.Sealer`."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from drivers.audio import Microphone
+from drivers.camera import Camera
+from drivers.clock import Clock
+from drivers.sigpad import SignaturePad
+from firmware.errors import DualrecError
+from firmware.evidence import Evidence
+from firmware.records import Record
+from firmware.recorder.audio import AudioSegmenter
+from firmware.recorder.pad import PadRecorder
+from firmware.recorder.sealer import Sealer
+from firmware.recorder.video import VideoSegmenter
+
+log = logging.getLogger(__name__)
+
+
+class RecorderStateError(DualrecError, RuntimeError):
+    """The recorder was asked for something its state does not allow."""
+
+
+@dataclass(frozen=True)
+class RecorderStats:
+    """What one recording captured. Times are CLOCK_MONOTONIC ns; ``av_offset_ms`` is how much
+    later the first video frame was captured than the first audio sample."""
+
+    frames: int
+    video_segments: int
+    dropped_frames: int
+    audio_samples: int
+    audio_seconds: float
+    audio_segments: int
+    lost_audio_samples: int
+    gaps: int
+    signatures: int
+    av_offset_ms: float | None
+    duration_s: float
+    first_frame_ns: int | None
+    first_sample_ns: int | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Recorder:
+    """Records one session at a time from a camera, a microphone and (optionally) a pad.
+
+    ``on_fault(exc)`` is called (from the sealer thread) when evidence can no longer be written,
+    for instance on a full disk; the owner then stops the session and signals the fault.
+    """
+
+    def __init__(self, evidence: Evidence, clock: Clock, camera: Camera, microphone: Microphone,
+                 pad: SignaturePad | None = None, *, segment_seconds: float = 1.0,
+                 on_fault: Callable[[BaseException], None] | None = None) -> None:
+        self.evidence = evidence
+        self.clock = clock
+        self.camera = camera
+        self.microphone = microphone
+        self.pad = pad
+        self.segment_ns = int(segment_seconds * 1e9)
+        self._on_fault = on_fault
+        self.session_id: str | None = None
+        self._sealer: Sealer | None = None
+        self.video: VideoSegmenter | None = None
+        self.audio: AudioSegmenter | None = None
+        self.pen: PadRecorder | None = None
+        self._started_ns = 0
+
+    @property
+    def recording(self) -> bool:
+        return self.session_id is not None
+
+    def start(self, session_id: str) -> None:
+        """Start capturing into ``session_id`` (already opened on the chain)."""
+        if self.session_id is not None:
+            raise RecorderStateError(f"already recording session {self.session_id}")
+        self.session_id = session_id
+        self._sealer = Sealer(self._fault, name=f"sealer-{session_id}")
+        self._started_ns = self.clock.monotonic_ns()
+        self.video = VideoSegmenter(self.evidence, self._sealer, session_id,
+                                    segment_ns=self.segment_ns, width=self.camera.width,
+                                    height=self.camera.height, fps=self.camera.fps)
+        self.audio = AudioSegmenter(self.evidence, self._sealer, session_id,
+                                    segment_ns=self.segment_ns, rate=self.microphone.rate,
+                                    channels=self.microphone.channels)
+        self.camera.start(self.video)
+        self.microphone.start(self.audio)
+        if self.pad is not None:
+            self.pen = PadRecorder(self.evidence, self._sealer, session_id, self.pad.info,
+                                   self.clock)
+            self.pad.start(self.pen)
+
+    def _fault(self, exc: BaseException) -> None:
+        log.error("recording %s: evidence can no longer be written: %s", self.session_id, exc)
+        if self._on_fault is not None:
+            self._on_fault(exc)
+
+    @property
+    def fault(self) -> BaseException | None:
+        return self._sealer.error if self._sealer else None
+
+    def seal_signature(self, name: str, data: dict | None = None) -> Record | None:
+        if self.pen is None:
+            return None
+        return self.pen.seal_signature(name, data)
+
+    def seal_photo(self, name: str, data: dict | None = None) -> Record:
+        """A full-resolution still from the camera, sealed as ``NAME.jpg``."""
+        if self.session_id is None:
+            raise RecorderStateError("not recording")
+        jpeg, taken_ns = self.camera.capture_jpeg()
+        self._sealer.drain()
+        return self.evidence.seal_bytes(self.session_id, f"{name}.jpg", jpeg,
+                                        {"stream": "photo", "taken_ns": taken_ns,
+                                         **(data or {})})
+
+    def stop(self) -> RecorderStats:
+        """Stop the devices, seal the last segments; every write is done when this returns."""
+        if self.session_id is None:
+            raise RecorderStateError("not recording")
+        now = self.clock.monotonic_ns()
+        errors = []
+        for device in (self.camera, self.microphone, self.pad):
+            if device is None:
+                continue
+            try:
+                device.stop()
+            except Exception as exc:  # a device that fails to stop must not lose the rest
+                errors.append(exc)
+                log.error("stopping %s failed: %s", type(device).__name__, exc)
+        self.video.close(now)
+        self.audio.close(now)
+        self._sealer.close()
+        stats = self._stats(now)
+        self.session_id = None
+        return stats
+
+    def _stats(self, now: int) -> RecorderStats:
+        v, a = self.video.stats, self.audio.stats
+        offset = None
+        if v.first_ns is not None and a.first_ns is not None:
+            offset = round((v.first_ns - a.first_ns) / 1e6, 3)
+        return RecorderStats(
+            frames=v.frames, video_segments=v.segments, dropped_frames=v.dropped,
+            audio_samples=a.samples, audio_seconds=round(a.samples / self.microphone.rate, 3),
+            audio_segments=a.segments, lost_audio_samples=a.lost_samples,
+            gaps=v.drop_events + len(v.losses) + len(a.gaps),
+            signatures=self.pen.signatures if self.pen else 0, av_offset_ms=offset,
+            duration_s=round((now - self._started_ns) / 1e9, 3),
+            first_frame_ns=v.first_ns, first_sample_ns=a.first_ns)
+
+    def health(self) -> dict[str, str]:
+        devices = {"camera": self.camera.health, "microphone": self.microphone.health}
+        if self.pad is not None:
+            devices["sigpad"] = self.pad.health
+        return devices
