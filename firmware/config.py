@@ -11,72 +11,14 @@ import dataclasses
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from firmware.config_model import Config
 from firmware.errors import ConfigError
 
 DEFAULTS = Path(__file__).with_name("default.toml")
-
-
-def _between(lo: float, hi: float) -> Callable[[Any], str | None]:
-    return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}"
-
-
-def _one_of(*choices: str) -> Callable[[Any], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
-
-
-def _matches(pattern: str, what: str) -> Callable[[Any], str | None]:
-    rx = re.compile(pattern)
-    return lambda v: None if rx.fullmatch(v) else f"must be {what}"
-
-
-def check(fn: Callable[[Any], str | None], doc: str = "") -> dict:
-    return {"check": fn, "doc": doc}
-
-
-@dataclass(frozen=True)
-class DeviceSection:
-    id: str = field(default="", metadata=check(_matches(r"|[a-z0-9][a-z0-9-]{2,62}",
-                                                        "lowercase letters, digits and '-'")))
-    key_file: str = "/var/lib/dualrec/keys/device.key"
-    certificate: str = ""
-
-
-@dataclass(frozen=True)
-class SpoolSection:
-    path: str = "/var/lib/dualrec/spool"
-    checkpoint_every: int = field(default=100, metadata=check(_between(1, 100_000)))
-    ledger_roll_mb: int = field(default=8, metadata=check(_between(1, 1024)))
-    min_free_mb: int = field(default=512, metadata=check(_between(0, 1_000_000)))
-
-
-@dataclass(frozen=True)
-class DriversSection:
-    backend: str = field(default="real", metadata=check(_one_of("real", "sim")))
-
-
-@dataclass(frozen=True)
-class RecorderSection:
-    segment_seconds: float = field(default=1.0, metadata=check(_between(0.2, 10.0)))
-
-
-@dataclass(frozen=True)
-class LoggingSection:
-    level: str = field(default="info", metadata=check(_one_of("debug", "info", "warning",
-                                                             "error")))
-
-
-@dataclass(frozen=True)
-class Config:
-    device: DeviceSection = DeviceSection()
-    spool: SpoolSection = SpoolSection()
-    drivers: DriversSection = DriversSection()
-    recorder: RecorderSection = RecorderSection()
-    logging: LoggingSection = LoggingSection()
-    source: str = ""
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:

@@ -9,7 +9,8 @@ from drivers.clock.base import Clock, SyncState
 
 
 class SimClock(Clock):
-    """A clock that follows the real monotonic clock (``realtime=True``) or only moves when told.
+    """A clock that follows the real monotonic clock (``realtime=True``, ``rate`` times as fast:
+    a simulated session can run faster than life) or only moves when told.
 
     Test controls: :meth:`advance`, :meth:`step_wall`, :meth:`set_drift_ppm`, :meth:`set_synced`,
     :meth:`reboot`. With ``realtime=False``, :meth:`sleep_until_ns` advances the clock instead
@@ -17,9 +18,12 @@ class SimClock(Clock):
     """
 
     def __init__(self, *, realtime: bool = True, start_wall_ns: int | None = None,
-                 synced: bool = True) -> None:
+                 synced: bool = True, rate: float = 1.0) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate={rate!r}: must be > 0")
         self._lock = threading.Lock()
         self._realtime = realtime
+        self._rate = rate
         self._base_real = time.monotonic_ns()
         self._mono_offset = 1_000_000_000_000  # monotonic starts at 1000 s, as after a boot
         self._manual_ns = 0
@@ -31,7 +35,7 @@ class SimClock(Clock):
 
     def _elapsed_ns(self) -> int:
         if self._realtime:
-            return time.monotonic_ns() - self._base_real + self._manual_ns
+            return int((time.monotonic_ns() - self._base_real) * self._rate) + self._manual_ns
         return self._manual_ns
 
     def monotonic_ns(self) -> int:
@@ -55,7 +59,9 @@ class SimClock(Clock):
 
     def sleep_until_ns(self, monotonic_ns: int) -> None:
         if self._realtime:
-            super().sleep_until_ns(monotonic_ns)
+            delay = (monotonic_ns - self.monotonic_ns()) / 1e9 / self._rate
+            if delay > 0:
+                time.sleep(delay)
             return
         with self._lock:
             target = monotonic_ns - self._mono_offset
@@ -74,7 +80,13 @@ class SimClock(Clock):
             self._wall_offset += int(seconds * 1e9)
 
     def set_drift_ppm(self, ppm: float) -> None:
+        """Let CLOCK_REALTIME run ``ppm`` parts per million fast (negative: slow) from now on.
+
+        The drift accumulated so far is kept, so changing the rate does not step wall time."""
         with self._lock:
+            elapsed = self._elapsed_ns()
+            self._wall_offset += (int(elapsed * self._drift_ppm / 1e6)
+                                  - int(elapsed * ppm / 1e6))
             self._drift_ppm = ppm
 
     def set_synced(self, synced: bool) -> None:

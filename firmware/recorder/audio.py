@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 from drivers.audio import AudioBlock
 from firmware.errors import StorageError
@@ -48,8 +49,10 @@ class AudioSegmenter:
     """A microphone's :class:`~drivers.audio.AudioSink` that writes one session's audio."""
 
     def __init__(self, evidence: Evidence, sealer: Sealer, session_id: str, *,
-                 segment_ns: int, rate: int, channels: int) -> None:
+                 segment_ns: int, rate: int, channels: int,
+                 tap: Callable[[AudioBlock], None] | None = None) -> None:
         self._evidence = evidence
+        self._tap = tap
         self._sealer = sealer
         self._session = session_id
         self._rate = rate
@@ -66,6 +69,8 @@ class AudioSegmenter:
     def audioblock(self, block: AudioBlock) -> None:
         if self._sealer.error is not None:
             return
+        if self._tap is not None:
+            self._tap(block)
         try:
             self._write(block)
         except StorageError as exc:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from drivers.audio import Microphone
+from drivers.audio import AudioBlock, Microphone
 from drivers.camera import Camera
 from drivers.clock import Clock
 from drivers.sigpad import SignaturePad
@@ -21,26 +21,43 @@ from firmware.recorder.video import VideoSegmenter
 log = logging.getLogger(__name__)
 
 
+class DiscardFrames:
+    """A frame sink that keeps nothing: the camera runs for photos and analysis only."""
+
+    def outputframe(self, frame) -> None:
+        pass
+
+    def frames_dropped(self, after_ns: int, before_ns: int, count: int) -> None:
+        pass
+
+    def camera_lost(self, timestamp_ns: int, reason: str) -> None:
+        log.warning("camera lost (audio + photo mode): %s", reason)
+
+    def camera_restored(self, timestamp_ns: int) -> None:
+        log.info("camera restored")
+
+
 class RecorderStateError(DualrecError, RuntimeError):
     """The recorder was asked for something its state does not allow."""
 
 
 @dataclass(frozen=True)
 class RecorderStats:
-    """What one recording captured. Times are CLOCK_MONOTONIC ns; ``av_offset_ms`` is how much
-    later the first video frame was captured than the first audio sample."""
+    """What one recording captured (integers only: it goes on the chain). Times are
+    CLOCK_MONOTONIC ns; ``av_offset_us`` is how much later the first video frame was captured
+    than the first audio sample, in microseconds."""
 
     frames: int
     video_segments: int
     dropped_frames: int
     audio_samples: int
-    audio_seconds: float
+    audio_ms: int
     audio_segments: int
     lost_audio_samples: int
     gaps: int
     signatures: int
-    av_offset_ms: float | None
-    duration_s: float
+    av_offset_us: int | None
+    duration_ms: int
     first_frame_ns: int | None
     first_sample_ns: int | None
 
@@ -76,8 +93,12 @@ class Recorder:
     def recording(self) -> bool:
         return self.session_id is not None
 
-    def start(self, session_id: str) -> None:
-        """Start capturing into ``session_id`` (already opened on the chain)."""
+    def start(self, session_id: str, *, video: bool = True,
+              audio_tap: Callable[[AudioBlock], None] | None = None) -> None:
+        """Start capturing into ``session_id`` (already opened on the chain).
+
+        ``video=False``: the audio + photos mode; the camera runs (for photos and analysis)
+        but its frames are not kept. ``audio_tap`` sees every audio block (live levels)."""
         if self.session_id is not None:
             raise RecorderStateError(f"already recording session {self.session_id}")
         self.session_id = session_id
@@ -88,8 +109,8 @@ class Recorder:
                                     height=self.camera.height, fps=self.camera.fps)
         self.audio = AudioSegmenter(self.evidence, self._sealer, session_id,
                                     segment_ns=self.segment_ns, rate=self.microphone.rate,
-                                    channels=self.microphone.channels)
-        self.camera.start(self.video)
+                                    channels=self.microphone.channels, tap=audio_tap)
+        self.camera.start(self.video if video else DiscardFrames())
         self.microphone.start(self.audio)
         if self.pad is not None:
             self.pen = PadRecorder(self.evidence, self._sealer, session_id, self.pad.info,
@@ -145,14 +166,14 @@ class Recorder:
         v, a = self.video.stats, self.audio.stats
         offset = None
         if v.first_ns is not None and a.first_ns is not None:
-            offset = round((v.first_ns - a.first_ns) / 1e6, 3)
+            offset = (v.first_ns - a.first_ns) // 1000
         return RecorderStats(
             frames=v.frames, video_segments=v.segments, dropped_frames=v.dropped,
-            audio_samples=a.samples, audio_seconds=round(a.samples / self.microphone.rate, 3),
+            audio_samples=a.samples, audio_ms=a.samples * 1000 // self.microphone.rate,
             audio_segments=a.segments, lost_audio_samples=a.lost_samples,
             gaps=v.drop_events + len(v.losses) + len(a.gaps),
-            signatures=self.pen.signatures if self.pen else 0, av_offset_ms=offset,
-            duration_s=round((now - self._started_ns) / 1e9, 3),
+            signatures=self.pen.signatures if self.pen else 0, av_offset_us=offset,
+            duration_ms=(now - self._started_ns) // 1_000_000,
             first_frame_ns=v.first_ns, first_sample_ns=a.first_ns)
 
     def health(self) -> dict[str, str]:

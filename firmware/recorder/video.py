@@ -39,6 +39,8 @@ class VideoStats:
     first_ns: int | None = None
     last_ns: int | None = None
     losses: list[tuple[int, int]] = field(default_factory=list)
+    drops: list[tuple[int, int]] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)  # each segment's first, last
 
 
 class VideoSegmenter:
@@ -91,6 +93,7 @@ class VideoSegmenter:
     def frames_dropped(self, after_ns: int, before_ns: int, count: int) -> None:
         self.stats.dropped += count
         self.stats.drop_events += 1
+        self.stats.drops.append((after_ns, before_ns))
         self._sealer.submit(lambda: self._evidence.gap(
             "dropped_frames", after_ns, before_ns, {"stream": "video", "count": count},
             session_id=self._session))
@@ -134,6 +137,7 @@ class VideoSegmenter:
                 "first_frame_index": seg.first_index, "last_frame_index": seg.last_index,
                 **self._format}
         self.stats.segments += 1
+        self.stats.spans.append((seg.first_ns, seg.last_ns))
 
         def abandon() -> None:
             seg.h264.abandon()

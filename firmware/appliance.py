@@ -1,0 +1,224 @@
+"""The appliance: key, evidence, devices, recorder, session flow and control socket wired
+together. ``dualrec run`` and ``dualrec demo`` both use it."""
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from drivers.clock import Clock
+from firmware import __version__
+from firmware.config_model import Config
+from firmware.control import ControlError, ControlServer
+from firmware.evidence import Evidence
+from firmware.hardware import SAMPLE_SIGNATURE, build_hardware
+from firmware.keys import DeviceKey
+from firmware.records import Record
+from firmware.recorder import Recorder
+from firmware.session.flow import Binding, SessionFlow
+from firmware.session.prompter import Prompter
+from firmware.session.script import SCRIPTS_DIR, load_templates
+from firmware.session.selftest import SelfTest
+
+log = logging.getLogger(__name__)
+
+BUTTONS = ("RECORD", "NEXT", "REPLAY")
+
+
+class Appliance:
+    """Everything ``dualrec run`` runs. ``on_record`` sees each record once it is durable (the
+    fleet agent's feed of checkpoints); ``on_session_end`` each finished session's summary."""
+
+    def __init__(self, config: Config, *, clock: Clock | None = None,
+                 on_record: Callable[[Record], None] | None = None,
+                 on_session_end: Callable[[dict], None] | None = None,
+                 camera_options: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self._closed = False
+        self._record_listeners = [on_record] if on_record else []
+        self._session_listeners = [on_session_end] if on_session_end else []
+        key = DeviceKey.load_or_create(config.device.key_file)
+        self.hardware = build_hardware(config, clock=clock, camera_options=camera_options)
+        hw = self.hardware
+        self.clock = hw.clock
+        try:
+            self.evidence = Evidence.open(
+                config.spool.path, key, hw.clock, device_id=config.device.id or None,
+                certificate=_read_optional(config.device.certificate),
+                checkpoint_every=config.spool.checkpoint_every,
+                roll_bytes=config.spool.ledger_roll_mb * 2**20, on_record=self._on_record,
+                boot_data={"simulated": hw.simulated})
+            self.recorder = Recorder(self.evidence, hw.clock, hw.camera, hw.microphone, hw.pad,
+                                     segment_seconds=config.recorder.segment_seconds)
+            c, a = config.camera, config.audio
+            self.selftest = SelfTest(
+                hw.camera, hw.microphone, hw.clock, Path(config.spool.path),
+                bytes_per_second=c.bitrate // 8 + a.rate * a.channels * 2,
+                minutes=config.session.selftest_minutes,
+                reserve_bytes=config.spool.min_free_mb * 2**20,
+                require_clock_sync=config.session.require_clock_sync)
+            self.templates = load_templates(config.session.scripts_dir or SCRIPTS_DIR)
+            if config.session.template not in self.templates:
+                raise ValueError(f"[session] template {config.session.template!r} is not among "
+                                 f"the scripts: {', '.join(sorted(self.templates))}")
+            self.flow = SessionFlow(self.evidence, self.recorder, hw.panel,
+                                    Prompter(hw.speech, hw.speaker), self.selftest,
+                                    on_session_end=self._on_session_end,
+                                    on_state=self._on_state)
+            hw.panel.set_handler(self.flow.handle)
+            self.flow.bind(Binding(self.templates[config.session.template],
+                                   mode=config.session.mode))
+            self.control = (ControlServer(config.control.socket, self.handle_control)
+                            if config.control.socket else None)
+        except BaseException:
+            self.close()
+            raise
+        hw.panel.status("online")
+
+    # -- listeners -----------------------------------------------------------------------------
+    def add_record_listener(self, fn: Callable[[Record], None]) -> None:
+        self._record_listeners.append(fn)
+
+    def add_session_listener(self, fn: Callable[[dict], None]) -> None:
+        self._session_listeners.append(fn)
+
+    def _on_record(self, record: Record) -> None:
+        for fn in self._record_listeners:
+            try:
+                fn(record)
+            except Exception:  # a listener must not stop the chain
+                log.exception("record listener failed")
+
+    def _on_session_end(self, summary: dict) -> None:
+        for fn in self._session_listeners:
+            try:
+                fn(summary)
+            except Exception:
+                log.exception("session listener failed")
+
+    def _on_state(self, state: str) -> None:
+        log.info("state: %s", state)
+
+    # -- status and control --------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        flow = self.flow
+        active = flow.active
+        node = None
+        if active is not None and not active.complete:
+            node = active.binding.template.nodes[active.index].id
+        head = self.evidence.ledger.head
+        return {"device_id": self.evidence.device_id, "firmware": __version__,
+                "state": flow.state, "session": active.session_id if active else None,
+                "node": node, "template": flow.binding.template.id if flow.binding else None,
+                "health": self.recorder.health(),
+                "chain_head": {"seq": head.seq, "hash": head.hash} if head else None,
+                "disk_free_bytes": shutil.disk_usage(self.config.spool.path).free,
+                "simulated": self.hardware.simulated, "last_session": flow.last_summary}
+
+    def handle_control(self, req: dict[str, Any]) -> dict[str, Any]:
+        cmd = req["cmd"]
+        if cmd == "status":
+            return self.status()
+        if cmd in ("press", "hold"):
+            button = str(req.get("button", "")).upper()
+            if button not in BUTTONS:
+                raise ControlError(f"button {req.get('button')!r}: one of {', '.join(BUTTONS)}")
+            if not self.hardware.simulated:
+                raise ControlError("buttons can be pressed from the shell only on simulated "
+                                   "hardware (drivers.backend = \"sim\")")
+            seconds = float(req.get("seconds", 0.1 if cmd == "press" else
+                                    self.config.panel.hold_seconds + 0.5))
+            if not 0 < seconds <= 30:
+                raise ControlError(f"seconds={seconds}: between 0 and 30")
+            self.hardware.panel.press(button, seconds)
+            self.flow.wait_idle(10)
+            return {"state": self.flow.state}
+        if cmd == "sim":
+            return self._sim_control(req)
+        raise ControlError(f"unknown command {cmd!r}: status, press, hold, sim")
+
+    def _sim_control(self, req: dict[str, Any]) -> dict[str, Any]:
+        if not self.hardware.simulated:
+            raise ControlError("sim controls exist only on simulated hardware")
+        hw, device, action = self.hardware, req.get("device"), req.get("action")
+        targets = {"camera": hw.camera, "microphone": hw.microphone, "sigpad": hw.pad}
+        if device not in targets or targets[device] is None:
+            raise ControlError(f"device {device!r}: one of camera, microphone, sigpad")
+        target = targets[device]
+        if action in ("unplug", "replug"):
+            getattr(target, action)()
+        elif device == "camera" and action == "scene":
+            target.set_scene(str(req.get("scene", "face")))
+        elif device == "camera" and action == "drop":
+            target.drop_frames(int(req.get("frames", 3)))
+        elif device == "microphone" and action == "source":
+            target.set_source(str(req.get("source", "speech")))
+        elif device == "sigpad" and action == "sign":
+            from drivers.sigpad import load_events
+            _info, events = load_events(SAMPLE_SIGNATURE)
+            target.play(events, wait=bool(req.get("wait", True)))
+        else:
+            raise ControlError(f"{device}: unknown action {action!r}")
+        return {}
+
+    def prompter_playing(self) -> bool:
+        return self.flow.prompter.playing
+
+    def healthy(self) -> bool:
+        """Whether to feed the watchdog: the flow runs, evidence can be written and, while
+        recording, frames and audio are fresh."""
+        if self.flow.state == "fault" or not self.flow._thread.is_alive():
+            return False
+        if self.recorder.recording:
+            if self.recorder.fault is not None:
+                return False
+            now = self.clock.monotonic_ns()
+            v, a = self.recorder.video.stats, self.recorder.audio.stats
+            stale = 3_000_000_000
+            fresh_video = self.flow.binding.mode != "av" or (
+                v.last_ns is not None and now - v.last_ns < stale)
+            return fresh_video and a.first_ns is not None
+        return True
+
+    def close(self) -> None:
+        """End an open session cleanly, SHUTDOWN on the chain, close the devices. Safe twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for name in ("control", "flow", "evidence"):
+            part = getattr(self, name, None)
+            if part is None:
+                continue
+            try:
+                part.close()
+            except Exception:
+                log.exception("closing %s", name)
+        self.hardware.close()
+
+
+def _read_optional(path: str) -> str | None:
+    if not path:
+        return None
+    return Path(path).read_text()
+
+
+def run_forever(appliance: Appliance, stop: threading.Event, notifier, *,
+                selftest_every_s: int) -> None:
+    """The daemon's main loop: watchdog, periodic self-test while idle, until ``stop``."""
+    appliance.flow.request_selftest()
+    notifier.ready(f"device {appliance.evidence.device_id} ready")
+    last_selftest = appliance.clock.monotonic_ns()
+    interval = max(0.5, notifier.watchdog_usec() / 2e6) if notifier.watchdog_usec() else 1.0
+    while not stop.wait(min(interval, 1.0)):
+        if appliance.healthy():
+            notifier.watchdog()
+        now = appliance.clock.monotonic_ns()
+        if appliance.flow.state == "idle" and now - last_selftest > selftest_every_s * 1e9:
+            appliance.flow.request_selftest()
+            last_selftest = now
+        s = appliance.flow.state
+        notifier.status(f"{s}" + (f" {appliance.flow.active.session_id}"
+                                  if appliance.flow.active else ""))
+    notifier.stopping()

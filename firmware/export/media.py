@@ -1,0 +1,33 @@
+"""Reading a session's media files: the one place the export opens them.
+
+Everything the export reads from ``sessions/<id>/`` (video, its ``.pts``, audio, signatures,
+photos, ``analysis.json``) goes through a :data:`MediaOpener`, so that reading encrypted media
+later means swapping this one function (:func:`media_opener` with a key).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from firmware.errors import DualrecError
+
+#: Reads one sealed media file whole and returns its plain bytes.
+MediaOpener = Callable[[Path], bytes]
+
+
+class MediaKeyError(DualrecError, ValueError):
+    """A decryption key was given that this firmware cannot use."""
+
+
+def open_media(path: Path) -> bytes:
+    """The bytes of the sealed file at ``path`` (stored in the clear)."""
+    return Path(path).read_bytes()
+
+
+def media_opener(key: Path | None) -> MediaOpener:
+    """The opener for a spool: plain reading without a key. Media are not encrypted by this
+    firmware version, so a key is refused rather than silently ignored."""
+    if key is None:
+        return open_media
+    raise MediaKeyError(f"--key {key}: this firmware stores media unencrypted and has no "
+                        "decryption yet; export without --key")

@@ -1,0 +1,180 @@
+"""The signed roster file: how the back office signs a roster and how the unit checks it.
+
+The file is a JSON object::
+
+    {"format": "dualrec-signed-roster-v1", "key": FINGERPRINT, "signature": BASE64,
+     "roster": BODY}
+
+``signature`` is the Ed25519 signature of the back-office key over
+``b"dualrec-roster-v1\\n" + canonical(BODY)`` (canonical JSON as in
+:mod:`firmware.canonical`: keys sorted, no white space, UTF-8). ``key`` is the fingerprint of
+the signing key, a hint for people; it is not trusted. The unit accepts a roster only when the
+signature verifies under the back-office public key in its configuration, the body is well
+formed, and the date is within ``issued`` .. ``expires``; anything else is refused whole.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from firmware import canonical
+from firmware.errors import KeyFileError
+from firmware.keys import PublicKey
+from firmware.people.errors import (FieldError, RosterExpiredError, RosterFormatError,
+                                    RosterRollbackError, RosterSignatureError)
+from firmware.people.roster import Roster
+
+SIGNED_ROSTER_FORMAT = "dualrec-signed-roster-v1"
+ROSTER_SIGNING_CONTEXT = b"dualrec-roster-v1\n"
+_ENVELOPE_KEYS = {"format", "key", "signature", "roster"}
+
+
+def sign_roster(body: dict[str, Any], sign: Callable[[bytes], bytes],
+                public_key: PublicKey) -> bytes:
+    """The signed roster file for ``body``, signed with ``sign(message) -> signature``.
+
+    ``body`` is checked first (a FieldError names the bad key), so the back office never signs
+    a roster the units would refuse. The output is indented for people to read; only the
+    body's canonical bytes are signed.
+    """
+    roster = Roster.from_body(body)
+    body_bytes = canonical.encode(roster.body())
+    signature = sign(ROSTER_SIGNING_CONTEXT + body_bytes)
+    if not public_key.verify(signature, ROSTER_SIGNING_CONTEXT + body_bytes):
+        raise RosterSignatureError("the signature just made does not verify under the given "
+                                   "public key: the private and public key do not match")
+    envelope = {"format": SIGNED_ROSTER_FORMAT, "key": public_key.fingerprint,
+                "signature": base64.b64encode(signature).decode(),
+                "roster": roster.body()}
+    return (json.dumps(envelope, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _envelope(raw: bytes, source: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RosterFormatError(f"{source}: not a signed roster (not JSON: {exc})") from None
+    if not isinstance(data, dict) or set(data) != _ENVELOPE_KEYS:
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise RosterFormatError(f"{source}: not a signed roster (expected the keys "
+                                f"{sorted(_ENVELOPE_KEYS)}, found {keys}); an unsigned roster "
+                                "must be signed with `dualrec-provision roster sign` first")
+    if data["format"] != SIGNED_ROSTER_FORMAT:
+        raise RosterFormatError(f"{source}: format is {data['format']!r}, not "
+                                f"{SIGNED_ROSTER_FORMAT!r}")
+    return data
+
+
+def verify_signed_roster(raw: bytes, public_key: PublicKey, *,
+                         source: str = "roster") -> Roster:
+    """The roster in the signed file ``raw`` if it is validly signed by ``public_key`` and
+    well formed; dates are not checked here (see :func:`parse_signed_roster`).
+
+    Raises :class:`RosterSignatureError` for an edited roster or another key's signature,
+    :class:`RosterFormatError` for anything that is not a signed roster.
+    """
+    data = _envelope(raw, source)
+    try:
+        signature = base64.b64decode(data["signature"], validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise RosterFormatError(f"{source}: the signature is not base64") from None
+    try:
+        body_bytes = canonical.encode(data["roster"])
+    except TypeError as exc:
+        raise RosterFormatError(f"{source}: the roster body cannot be signed data: {exc}") \
+            from None
+    if not public_key.verify(signature, ROSTER_SIGNING_CONTEXT + body_bytes):
+        if data["key"] != public_key.fingerprint:
+            raise RosterSignatureError(
+                f"{source}: refused: signed by another key (fingerprint {data['key']!r}), "
+                f"not the configured back-office key {public_key.fingerprint}")
+        raise RosterSignatureError(f"{source}: refused: the signature does not match the "
+                                   "roster; it was changed after the back office signed it")
+    try:
+        return Roster.from_body(data["roster"], signer=public_key)
+    except FieldError as exc:
+        raise RosterFormatError(f"{source}: signed but malformed: {exc}") from None
+
+
+def parse_signed_roster(raw: bytes, public_key: PublicKey, on_date: dt.date, *,
+                        min_serial: int | None = None, source: str = "roster") -> Roster:
+    """:func:`verify_signed_roster`, and then the roster must be current on ``on_date``
+    (``issued <= on_date <= expires``) and, if ``min_serial`` is given, no older than it."""
+    roster = verify_signed_roster(raw, public_key, source=source)
+    if on_date > roster.expires:
+        raise RosterExpiredError(f"{source}: refused: the roster expired on "
+                                 f"{roster.expires.isoformat()} (today is {on_date.isoformat()}); "
+                                 "the back office must issue a new one")
+    if on_date < roster.issued:
+        raise RosterExpiredError(f"{source}: refused: the roster is issued for "
+                                 f"{roster.issued.isoformat()}, after today "
+                                 f"({on_date.isoformat()}); check the unit's clock")
+    if min_serial is not None and roster.serial < min_serial:
+        raise RosterRollbackError(f"{source}: refused: serial {roster.serial} is older than "
+                                  f"the roster already in use (serial {min_serial})")
+    return roster
+
+
+def load_roster(path: str | os.PathLike, public_key: PublicKey, on_date: dt.date, *,
+                min_serial: int | None = None) -> Roster:
+    """The signed roster at ``path``, checked as :func:`parse_signed_roster` does. A missing
+    or unreadable file raises :class:`RosterFormatError` naming it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RosterFormatError(f"{path}: cannot read the roster: {exc.strerror or exc}") \
+            from None
+    return parse_signed_roster(raw, public_key, on_date, min_serial=min_serial,
+                               source=str(path))
+
+
+def install_roster(raw: bytes, path: str | os.PathLike, public_key: PublicKey,
+                   on_date: dt.date) -> Roster:
+    """Check a roster delivered to the unit and, only if it is accepted, make it the unit's
+    roster at ``path`` (written atomically; the old one stays if anything fails). A roster
+    older than the one at ``path`` is refused."""
+    path = Path(path)
+    current = None
+    if path.exists():
+        try:
+            current = verify_signed_roster(path.read_bytes(), public_key, source=str(path))
+        except (RosterFormatError, RosterSignatureError):
+            current = None  # a broken current roster must not block a good new one
+    roster = parse_signed_roster(raw, public_key, on_date, source="new roster",
+                                 min_serial=current.serial if current else None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with os.fdopen(fd, "wb") as out:
+        out.write(raw)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return roster
+
+
+def read_public_key(value: str) -> PublicKey:
+    """The back-office public key from ``value``: the path of a file holding its base64 (as
+    ``dualrec-provision roster keygen`` writes it), or the base64 text itself (as in the
+    configuration). Raises ``KeyFileError`` saying what is wrong."""
+    path = Path(value)
+    if len(value) != 44 or path.exists():
+        try:
+            value = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyFileError(f"{path}: cannot read the back-office public key "
+                               f"({getattr(exc, 'strerror', None) or exc}); give the file "
+                               "written by `dualrec-provision roster keygen` or its base64 "
+                               "text") from None
+    return PublicKey.from_b64(value)

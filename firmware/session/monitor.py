@@ -1,0 +1,80 @@
+"""Live analysis while recording: faces and brightness once a second from the camera's small
+analysis image, and the audio level every 100 ms. Sealed as ``analysis.json`` at the end and
+used by the quality checks; nothing here decodes the recorded video again."""
+from __future__ import annotations
+
+import json
+import math
+import threading
+
+import cv2
+import numpy as np
+
+from drivers.audio import AudioBlock
+from drivers.camera import Camera
+
+AUDIO_WINDOW_NS = 100_000_000
+VOICED_DBFS = -45.0   # a 100 ms window louder than this counts as someone speaking
+
+
+class LiveMonitor:
+    """Call :meth:`sample_video` about once a second and feed every audio block to
+    :meth:`audio_block` (the recorder's audio tap)."""
+
+    def __init__(self, camera: Camera, audio_rate: int) -> None:
+        self._camera = camera
+        self._rate = audio_rate
+        self._cascade = cv2.CascadeClassifier(
+            cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if self._cascade.empty():
+            raise FileNotFoundError("OpenCV's bundled haarcascade_frontalface_default.xml is "
+                                    "missing (opencv-python-headless < 5 ships it)")
+        self._lock = threading.Lock()
+        self.video: list[dict] = []
+        self.audio: list[dict] = []
+        self._window_start: int | None = None
+        self._sum_sq = 0.0
+        self._count = 0
+
+    def sample_video(self) -> dict | None:
+        got = self._camera.analysis_frame()
+        if got is None:
+            return None
+        image, t = got
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        faces = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4,
+                                               minSize=(20, 20))
+        sample = {"t": int(t), "faces": int(len(faces)), "brightness": int(gray.mean())}
+        with self._lock:
+            if not self.video or self.video[-1]["t"] != sample["t"]:
+                self.video.append(sample)
+        return sample
+
+    def audio_block(self, block: AudioBlock) -> None:
+        """Accumulate 16-bit samples into 100 ms windows of RMS level (dBFS)."""
+        samples = np.frombuffer(block.pcm, dtype="<i2").astype(np.float64)
+        end_ns = block.first_sample_ns + block.frames * 1_000_000_000 // self._rate
+        with self._lock:
+            if self._window_start is None:
+                self._window_start = block.first_sample_ns
+            self._sum_sq += float(np.dot(samples, samples))
+            self._count += len(samples)
+            if end_ns - self._window_start >= AUDIO_WINDOW_NS:
+                rms = math.sqrt(self._sum_sq / max(self._count, 1)) / 32768.0
+                dbfs = 20 * math.log10(rms) if rms > 0 else -120.0
+                self.audio.append({"t": self._window_start, "rms_dbfs": round(dbfs, 1)})
+                self._window_start, self._sum_sq, self._count = None, 0.0, 0
+
+    def voiced_fraction(self, start_ns: int, end_ns: int) -> float | None:
+        """The share of 100 ms windows in [start, end) louder than VOICED_DBFS (None: no audio)."""
+        with self._lock:
+            windows = [a for a in self.audio if start_ns <= a["t"] < end_ns]
+        if not windows:
+            return None
+        return sum(a["rms_dbfs"] > VOICED_DBFS for a in windows) / len(windows)
+
+    def to_json(self) -> bytes:
+        with self._lock:
+            return json.dumps({"interval_ns": 1_000_000_000, "audio_window_ns": AUDIO_WINDOW_NS,
+                               "video": self.video, "audio": self.audio},
+                              separators=(",", ":")).encode()
