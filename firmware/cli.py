@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -88,6 +88,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out) if args.out else None)
 
 
+def _control(args: argparse.Namespace, req: dict) -> int:
+    from firmware.config import load_config
+    from firmware.control import request
+    try:
+        path = args.socket or load_config(args.config).control.socket
+        answer = request(path, req)
+    except (ConnectionError, OSError, ConfigError) as exc:
+        print(f"dualrec: {exc}", file=sys.stderr)
+        return 2
+    if not answer.get("ok"):
+        print(f"dualrec: {answer.get('error')}", file=sys.stderr)
+        return 1
+    answer.pop("ok")
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_press(args: argparse.Namespace) -> int:
+    req = {"cmd": "hold" if args.hold else "press", "button": args.button}
+    if args.hold:
+        req["seconds"] = args.hold
+    return _control(args, req)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return _control(args, {"cmd": "status"})
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    req = {"cmd": "sim", "device": args.device, "action": args.action}
+    for item in args.param:
+        key, _, value = item.partition("=")
+        req[key] = int(value) if value.isdigit() else value
+    return _control(args, req)
+
+
+def _add_control_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--socket", help="the daemon's control socket (default: from --config)")
+    p.add_argument("--config", help="configuration file (for the control socket path)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dualrec", description="双录 counter recording appliance")
     p.add_argument("--version", action="version", version=f"dualrec {__version__}")
@@ -119,6 +160,32 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config", help="configuration file (for the device key)")
     c.add_argument("--key", help="the device key file (default: from the configuration)")
     c.set_defaults(func=cmd_recover)
+
+    pr = sub.add_parser("press", help="press a panel button of a running daemon (simulated "
+                        "hardware)")
+    pr.add_argument("button", type=str.upper, choices=["RECORD", "NEXT", "REPLAY"])
+    pr.add_argument("--hold", type=float, metavar="SECONDS",
+                    help="hold the button this long (hold RECORD ~2 s to stop a session)")
+    _add_control_args(pr)
+    pr.set_defaults(func=cmd_press)
+
+    st = sub.add_parser("status", help="the running daemon's state, session and devices")
+    _add_control_args(st)
+    st.set_defaults(func=cmd_status)
+
+    sm = sub.add_parser("sim", help="simulated hardware controls of a running daemon")
+    sm.add_argument("device", choices=["camera", "microphone", "sigpad"])
+    sm.add_argument("action", help="camera: unplug|replug|scene|drop; microphone: "
+                    "unplug|replug|source; sigpad: sign|unplug|replug")
+    sm.add_argument("param", nargs="*", metavar="KEY=VALUE",
+                    help="e.g. scene=dark, frames=5, source=silence")
+    _add_control_args(sm)
+    sm.set_defaults(func=cmd_sim)
+
+    from firmware.export import add_export_parser
+    from firmware.people.cli import add_people_parsers
+    add_export_parser(sub)
+    add_people_parsers(sub)
     return p
 
 

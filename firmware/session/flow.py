@@ -118,9 +118,7 @@ class SessionFlow:
                     if self.active is not None:
                         self._finish("daemon stopping")
                     return
-                if kind == "sync":
-                    arg.set()
-                elif kind == "bind":
+                if kind == "bind":
                     self.binding = arg
                     self.prompter.prepare([n.prompt for n in arg.template.nodes],
                                           arg.template.words_per_minute)
@@ -134,6 +132,9 @@ class SessionFlow:
             except Exception as exc:  # the flow must outlive one bad event; it says so
                 log.exception("session flow: %s failed", kind)
                 self._fault(exc)
+            finally:
+                if kind == "sync":
+                    arg.set()  # after the tick: what has ended is on the chain
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -146,6 +147,8 @@ class SessionFlow:
         self.evidence.event(kind, data, session_id=sid)
 
     def _on_panel(self, ev: PanelEvent) -> None:
+        if self.active is not None:
+            self._collect_prompts()  # a prompt that just ended is on the chain before the press
         if ev.kind == "release":
             if ev.button == "RECORD" and self.active is not None:
                 self.active.start_press_open = False
@@ -281,15 +284,7 @@ class SessionFlow:
             self._fault(self.recorder.fault)
             return
         now = self.clock.monotonic_ns()
-        done = self.prompter.finished()
-        if done is not None:
-            self._event("prompt", self.prompter.record(done))
-            run = next((n for n in reversed(a.nodes) if n.id == done.node), None)
-            if run is not None and done.playback.ended_ns is not None:
-                run.prompt_end_ns = done.playback.ended_ns
-                node = a.binding.template.nodes[a.index]
-                if "photo" in node.requires and run is a.nodes[-1]:
-                    a.photo_due_ns = run.prompt_end_ns + PHOTO_DELAY_NS
+        self._collect_prompts()
         if a.photo_due_ns is not None and now >= a.photo_due_ns and not a.complete:
             run = a.nodes[-1]
             rec = self.recorder.seal_photo(f"{run.id}-photo-{len(run.photos) + 1}",
@@ -302,13 +297,25 @@ class SessionFlow:
         lost = [d for d, h in self.recorder.health().items() if h == "lost"]
         self.panel.rec_led("blink" if lost else "solid")
 
+    def _collect_prompts(self) -> None:
+        """Put every prompt that ended on the chain; a finished node prompt opens its answer
+        window and, at nodes that need one, schedules the photo."""
+        a = self.active
+        for done in self.prompter.collect():
+            self._event("prompt", self.prompter.record(done))
+            run = a.nodes[-1] if a and a.nodes and a.nodes[-1].id == done.node else None
+            if run is None or run.end_ns is not None or not done.playback.completed:
+                continue
+            run.prompt_end_ns = done.playback.ended_ns
+            node = a.binding.template.nodes[a.index]
+            if "photo" in node.requires:
+                a.photo_due_ns = run.prompt_end_ns + PHOTO_DELAY_NS
+
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, why: str) -> None:
         a = self.active
         self.prompter.stop()
-        done = self.prompter.finished()
-        if done is not None:
-            self._event("prompt", self.prompter.record(done))
+        self._collect_prompts()
         if a.nodes and a.nodes[-1].end_ns is None and not a.complete:
             self._event("node_abandoned", {"node": a.nodes[-1].id, "reason": why})
         stats = self.recorder.stop()

@@ -29,6 +29,7 @@ class Prompter:
         self._speaker = speaker
         self._audio_hash: dict[Path, str] = {}
         self.current: PromptPlay | None = None
+        self._plays: list[PromptPlay] = []    # played or playing, not yet collected
         self.words_per_minute = 160
 
     def prepare(self, texts: list[str], words_per_minute: int) -> None:
@@ -47,23 +48,23 @@ class Prompter:
         return path
 
     def play(self, node: str, text: str, replay: bool = False) -> PromptPlay:
+        """Play ``text`` (a prompt still playing is stopped; it is still collected)."""
         wav = self._wav(text)
         if self.current is not None and not self.current.playback.done:
             self.current.playback.stop()
         self.current = PromptPlay(node, text, wav, self._speaker.play(wav), replay)
+        self._plays.append(self.current)
         return self.current
 
     @property
     def playing(self) -> bool:
         return self.current is not None and not self.current.playback.done
 
-    def finished(self) -> PromptPlay | None:
-        """The prompt that has just finished playing (once), else None."""
-        cur = self.current
-        if cur is None or not cur.playback.done:
-            return None
-        self.current = None
-        return cur
+    def collect(self) -> list[PromptPlay]:
+        """Every play that has ended since the last call, in order (each returned once)."""
+        done = [p for p in self._plays if p.playback.done]
+        self._plays = [p for p in self._plays if not p.playback.done]
+        return done
 
     def record(self, play: PromptPlay) -> dict:
         """The EVENT data of a finished prompt."""

@@ -91,6 +91,11 @@ def check_session(facts: SessionFacts) -> list[QualityFinding]:
             found.append(QualityFinding("node_missing", f"node {node.id} ({node.title}) was "
                                         "not completed", node.id,
                                         run.start_ns if run else None, None))
+            for need, check in (("signature", "missing_signature"), ("photo", "missing_photo")):
+                if need in node.requires and not (run and (run.signature if need == "signature"
+                                                           else run.photos)):
+                    found.append(QualityFinding(check, f"no {need} was captured", node.id,
+                                                run.start_ns if run else None, None))
             continue
         length = (run.end_ns - run.start_ns) / 1e9
         if length < node.min_seconds:

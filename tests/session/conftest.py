@@ -1,0 +1,40 @@
+"""An appliance on simulated hardware, as `dualrec demo` builds it, for session tests."""
+from __future__ import annotations
+
+
+from pathlib import Path
+
+import pytest
+
+from drivers.clock import SimClock
+from firmware.appliance import Appliance
+from firmware.config import replace
+from firmware.demo import demo_config
+
+SPEED = 6.0
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+@pytest.fixture
+def make_appliance(tmp_path):
+    made = []
+
+    def make(template: str = "bank-life", *, mode: str = "av", speed: float = SPEED,
+             synced: bool = True, selftest: bool = True) -> Appliance:
+        scripts = str(SCRIPTS) if template == "quick" else ""
+        config = replace(demo_config(tmp_path / f"a{len(made)}", template),
+                         camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
+                         session={"template": template, "mode": mode, "scripts_dir": scripts})
+        app = Appliance(config, clock=SimClock(realtime=True, rate=speed, synced=synced))
+        made.append(app)
+        app.hardware.camera.set_scene("face")
+        app.hardware.microphone.set_source("speech")
+        if selftest:
+            app.flow.request_selftest()
+            app.flow.wait_idle(30)
+        return app
+
+    yield make
+    for app in made:
+        app.close()
+

@@ -1,0 +1,142 @@
+"""The 双录 session on the buttons: full sessions of every template, each NEXT refusal, the
+self-test gate, and every press and refusal on the chain."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from session_helpers import session_end, session_events, wait_for
+
+from firmware.demo import ScriptedSalesperson
+from firmware.verifier import verify_path
+
+
+def quiet(*_args) -> None:
+    pass
+
+
+@pytest.mark.parametrize("template", ["bank-life", "bank-participating", "bank-life-elder"])
+def test_a_full_session_of_each_template(make_appliance, template):
+    app = make_appliance(template)
+    summary = ScriptedSalesperson(app, say=quiet).run()
+    sid = summary["session_id"]
+    assert summary["script_complete"] and summary["verdict"] == "pass", summary
+    assert summary["refusals"] == 1  # the salesperson's early NEXT
+    report = verify_path(app.evidence.spool.session_dir(sid))
+    assert report.ok, report.to_text()
+    tpl = app.templates[template]
+    starts = [e["node"] for e in session_events(app, sid, "node_start")]
+    assert starts == [n.id for n in tpl.nodes]
+    prompts = {e["node"]: e for e in session_events(app, sid, "prompt")}
+    for node in tpl.nodes:  # every prompt played is on the chain with its text's hash
+        assert prompts[node.id]["text_sha256"] == hashlib.sha256(node.prompt.encode()).hexdigest()
+        assert prompts[node.id]["end_ns"] > prompts[node.id]["start_ns"]
+    presses = session_events(app, sid, "press")
+    assert [p["button"] for p in presses].count("NEXT") == len(tpl.nodes) + 1
+    end = session_end(app, sid)
+    assert [n["id"] for n in end["nodes"]] == [n.id for n in tpl.nodes]
+    photo_nodes = [n for n in end["nodes"] if n["kind"] in ("show_id", "show_credentials",
+                                                             "documents")]
+    assert all(n["evidence"] for n in photo_nodes)
+    assert end["stats"]["frames"] > 0 and end["stats"]["dropped_frames"] == 0
+
+
+def test_audio_and_photo_mode(make_appliance):
+    app = make_appliance("quick", mode="audio_photo")
+    summary = ScriptedSalesperson(app, say=quiet).run()
+    sid = summary["session_id"]
+    files = {p.name for p in app.evidence.spool.session_dir(sid).iterdir()}
+    assert not any(f.startswith("video-") for f in files)
+    assert any(f.startswith("audio-") for f in files) and "id-card-photo-1.jpg" in files
+    assert summary["verdict"] == "pass", summary
+    assert verify_path(app.evidence.spool.session_dir(sid)).ok
+
+
+def _start(app):
+    app.hardware.panel.press("RECORD", 0.1)
+    wait_for(lambda: app.flow.active is not None, what="session start")
+    return app.flow.active.session_id
+
+
+def _node(app, node_id):
+    wait_for(lambda: app.flow.active.nodes[-1].id == node_id, what=f"node {node_id}")
+
+
+def _refused(app, sid) -> list[str]:
+    app.flow.wait_idle(10)
+    return [e["reason"] for e in session_events(app, sid, "next_refused")]
+
+
+def test_every_refusal_reason(make_appliance):
+    app = make_appliance("quick")
+    flow, panel, clock = app.flow, app.hardware.panel, app.clock
+    sid = _start(app)
+    panel.press("NEXT", 0.05)                                   # prompt still playing
+    assert _refused(app, sid) == ["prompt_playing"]
+    wait_for(lambda: not app.prompter_playing(), what="prompt end")
+    panel.press("NEXT", 0.05)                                   # answer window still open
+    assert _refused(app, sid)[-1] == "missing_answer"
+    wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None)
+    panel.press("NEXT", 0.05)
+    _node(app, "id-card")
+    wait_for(lambda: not app.prompter_playing())
+    panel.press("NEXT", 0.05)                                   # the photo is not taken yet
+    assert _refused(app, sid)[-1] == "missing_photo"
+    wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None)
+    panel.press("NEXT", 0.05)
+    _node(app, "facts")
+    wait_for(lambda: not app.prompter_playing())
+    panel.press("NEXT", 0.05)                                   # before its 8 s minimum
+    assert _refused(app, sid)[-1] == "min_duration"
+    wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None)
+    panel.press("NEXT", 0.05)
+    _node(app, "sign")
+    wait_for(lambda: not app.prompter_playing())
+    panel.press("NEXT", 0.05)                                   # nothing signed yet
+    assert _refused(app, sid)[-1] == "missing_signature"
+    from drivers.sigpad import load_events
+    from firmware.hardware import SAMPLE_SIGNATURE
+    _info, events = load_events(SAMPLE_SIGNATURE)
+    app.hardware.pad.play(events, wait=False)
+    wait_for(lambda: app.recorder.pen.signing, what="signing")
+    panel.press("NEXT", 0.05)                                   # while the pen is moving
+    assert _refused(app, sid)[-1] == "signing"
+    wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None, timeout=90)
+    panel.press("NEXT", 0.05)
+    wait_for(lambda: flow.active.complete)
+    panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
+    wait_for(lambda: flow.active is None, what="session end")
+    end = session_end(app, sid)
+    assert end["refusals"] == 6 and end["quality"]["verdict"] == "pass", end["quality"]
+    assert verify_path(app.evidence.spool.session_dir(sid)).ok
+    assert len(panel.output_history("buzzer")) >= 6  # each refusal beeped
+
+
+def test_replay_repeats_the_prompt_and_a_brush_of_record_does_not_stop(make_appliance):
+    app = make_appliance("quick")
+    sid = _start(app)
+    wait_for(lambda: not app.prompter_playing())
+    app.hardware.panel.press("REPLAY", 0.05)
+    app.hardware.panel.press("RECORD", 0.3)                     # a brush: no hold
+    app.flow.wait_idle(10)
+    wait_for(lambda: not app.prompter_playing())
+    app.flow.wait_idle(10)
+    prompts = session_events(app, sid, "prompt")
+    assert [p["replay"] for p in prompts] == [False, True]
+    assert app.flow.active is not None and app.flow.active.session_id == sid
+
+
+def test_a_failed_selftest_blocks_recording(make_appliance):
+    app = make_appliance("quick", selftest=False)
+    app.hardware.camera.set_scene("covered")
+    app.flow.request_selftest()
+    app.flow.wait_idle(30)
+    assert app.flow.state == "selftest_failed"
+    app.hardware.panel.press("RECORD", 0.1)
+    app.flow.wait_idle(30)
+    assert app.flow.active is None
+    assert app.hardware.panel.output_history("buzzer")
+    # uncovered: the next RECORD runs the test again and starts
+    app.hardware.camera.set_scene("face")
+    sid = _start(app)
+    assert sid
