@@ -115,7 +115,8 @@ class Appliance:
                 "health": self.recorder.health(),
                 "chain_head": {"seq": head.seq, "hash": head.hash} if head else None,
                 "disk_free_bytes": shutil.disk_usage(self.config.spool.path).free,
-                "simulated": self.hardware.simulated, "last_session": flow.last_summary}
+                "simulated": self.hardware.simulated, "last_session": flow.last_summary,
+                "selftest": self.selftest.last.as_record() if self.selftest.last else None}
 
     def handle_control(self, req: dict[str, Any]) -> dict[str, Any]:
         cmd = req["cmd"]

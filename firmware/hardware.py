@@ -72,6 +72,9 @@ def build_hardware(config: Config, *, clock: Clock | None = None,
                                      channels=a.channels, block_frames=a.block_frames,
                                      device=a.microphone or None)
         opened.append(microphone)
+        if sim:  # the simulated counter: someone in front of the camera, people talking
+            camera.set_scene("face")
+            microphone.set_source("speech")
         if sim:
             speaker = open_speaker("sim", clock=clock, loopback=microphone)
         else:

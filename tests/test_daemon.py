@@ -1,0 +1,111 @@
+"""`dualrec run` as a process: systemd's notify protocol, the control socket, a clean stop."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from firmware.verifier import verify_path
+
+
+def cli(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "firmware.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    config = tmp_path / "dualrec.toml"
+    sock = tmp_path / "control.sock"
+    config.write_text(f"""
+[device]
+key_file = "{tmp_path}/keys/device.key"
+[spool]
+path = "{tmp_path}/spool"
+min_free_mb = 16
+[drivers]
+backend = "sim"
+[camera]
+width = 320
+height = 240
+fps = 15
+bitrate = 300000
+[speech]
+cache_dir = "{tmp_path}/speech"
+[session]
+template = "bank-life"
+[control]
+socket = "{sock}"
+""")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"),
+               WATCHDOG_USEC="2000000")
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
+                             str(config)], env=env, stderr=subprocess.PIPE, text=True)
+    yield proc, config, notify, tmp_path
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    notify.close()
+
+
+def messages(notify, until: str, timeout: float = 60) -> list[str]:
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = notify.recv(4096).decode()
+        seen += data.split("\n")
+        if any(m.startswith(until) for m in seen):
+            return seen
+    raise AssertionError(f"no {until} in {seen}")
+
+
+def test_daemon_notifies_serves_the_control_socket_and_stops_cleanly(daemon):
+    proc, config, notify, tmp = daemon
+    assert "READY=1" in messages(notify, "READY=1")
+    assert "WATCHDOG=1" in messages(notify, "WATCHDOG=1")
+    status = json.loads(cli("status", "--config", str(config)).stdout)
+    assert status["state"] in ("idle", "selftest_failed") and status["simulated"]
+    for _ in range(100):  # the self-test at start runs the devices briefly
+        status = json.loads(cli("status", "--config", str(config)).stdout)
+        if status["state"] == "idle":
+            break
+        time.sleep(0.1)
+    assert cli("sim", "camera", "scene", "scene=face", "--config", str(config)).returncode == 0
+    out = cli("press", "RECORD", "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    status = json.loads(cli("status", "--config", str(config)).stdout)
+    assert status["state"] == "recording" and status["node"] == "consent"
+    bad = cli("press", "NEXT", "--hold", "99", "--config", str(config))
+    assert bad.returncode == 1 and "between 0 and 30" in bad.stderr
+    time.sleep(1)
+    assert cli("press", "RECORD", "--hold", "2.5", "--config", str(config)).returncode == 0
+    status = json.loads(cli("status", "--config", str(config)).stdout)
+    assert status["state"] == "idle" and status["last_session"]["session_id"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0, proc.stderr.read()
+    assert "STOPPING=1" in messages(notify, "STOPPING=1", 5)
+    report = verify_path(tmp / "spool")
+    assert report.ok, report.to_text()
+    assert not (tmp / "control.sock").exists()
+
+
+def test_press_without_a_daemon_says_so(tmp_path):
+    out = cli("press", "NEXT", "--socket", str(tmp_path / "none.sock"))
+    assert out.returncode == 2 and "no dualrec daemon" in out.stderr
+
+
+def test_run_refuses_a_bad_config(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[drivers]\nbackend = "simulated"\n')
+    out = cli("run", "--config", str(bad))
+    assert out.returncode == 2 and "backend: must be one of real, sim" in out.stderr
