@@ -1,0 +1,190 @@
+"""Recorder and daemon benchmarks: RECORD-to-first-frame, lost frames over a 15-minute
+session, recorder CPU against the encoder alone, daemon memory and idle CPU."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from drivers.audio import open_microphone
+from drivers.camera import open_camera
+from drivers.clock import SimClock, SystemClock
+from firmware.appliance import Appliance
+from firmware.config import replace
+from firmware.demo import demo_config
+from firmware.evidence import Evidence
+from firmware.keys import DeviceKey
+from firmware.recorder import Recorder
+from firmware.verifier import verify_path
+
+
+class Discard:
+    frames = 0
+
+    def outputframe(self, frame):
+        self.frames += 1
+
+    def frames_dropped(self, *a):
+        pass
+
+    def camera_lost(self, *a):
+        pass
+
+    def camera_restored(self, *a):
+        pass
+
+
+def _wait(pred, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+
+
+def test_record_press_to_first_frame(tmp_path, record_result):
+    """Press (its edge timestamp) to the first frame's sensor timestamp; target ≤ 150 ms.
+    Baseline: the camera alone, start() to its first frame."""
+    config = replace(demo_config(tmp_path, "bank-life"),
+                     camera={"width": 1280, "height": 720, "fps": 30, "bitrate": 3_000_000})
+    clock = SystemClock()
+    cam = open_camera("sim", clock=clock, width=1280, height=720, fps=30)
+    sink, t0 = Discard(), clock.monotonic_ns()
+    cam.start(sink)
+    _wait(lambda: sink.frames > 0)
+    baseline_ms = (clock.monotonic_ns() - t0) / 1e6
+    cam.close()
+    app = Appliance(config, clock=clock)
+    latencies = []
+    try:
+        app.flow.request_selftest()
+        app.flow.wait_idle(30)
+        for _ in range(5):
+            app.hardware.panel.press("RECORD", 0.05)
+            _wait(lambda: app.recorder.recording and app.recorder.video.stats.first_ns)
+            first = app.recorder.video.stats.first_ns
+            sid = app.flow.active.session_id
+            app.flow.wait_idle(10)
+            from firmware.ledger_files import ledger_files, read_lines
+            at = [ln.record.data["at_ns"] for p in ledger_files(app.evidence.spool.ledger_dir)
+                  for ln in read_lines(p) if ln.record.type == "EVENT"
+                  and ln.record.data["kind"] == "press" and ln.record.data["button"] == "RECORD"]
+            latencies.append((first - at[-1]) / 1e6)
+            app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
+            _wait(lambda: app.flow.active is None or app.flow.active.session_id != sid)
+    finally:
+        app.close()
+    worst = max(latencies)
+    record_result("record_to_first_frame", worst_ms=round(worst, 1),
+                  median_ms=round(sorted(latencies)[2], 1),
+                  camera_alone_ms=round(baseline_ms, 1), target_ms=150)
+
+
+def test_no_frames_lost_in_a_15_minute_session(tmp_path, record_result):
+    """15 minutes at 30 fps on a clock running 15x: frames made vs frames sealed (target: 0
+    lost while the encoder keeps up)."""
+    rate = 15.0
+    clock = SimClock(realtime=True, rate=rate)
+    ev = Evidence.open(tmp_path / "spool", DeviceKey.generate(), clock)
+    cam = open_camera("sim", clock=clock, width=320, height=240, fps=30, bitrate=200_000)
+    mic = open_microphone("sim", clock=clock)
+    rec = Recorder(ev, clock, cam, mic)
+    sid = ev.start_session()
+    start = time.monotonic()
+    rec.start(sid)
+    time.sleep(15 * 60 / rate)
+    stats = rec.stop()
+    ev.end_session(sid)
+    wall = time.monotonic() - start
+    lost = cam.frames_made - stats.frames
+    assert verify_path(ev.spool.session_dir(sid)).ok
+    ev.close()
+    record_result("lost_frames_15_min", frames_made=cam.frames_made, frames_sealed=stats.frames,
+                  lost=lost, dropped_gaps=stats.dropped_frames, segments=stats.video_segments,
+                  wall_s=round(wall, 1), target_lost=0)
+
+
+def test_recorder_cpu_against_the_encoder_alone(tmp_path, record_result):
+    """CPU of 10 s of recording at 1080p30 + 48 kHz audio through the recorder, against the
+    same simulated camera encoding into nothing for 10 s, both in real time. Target: the
+    recorder's overhead ≤ 5 % of one core (ratio ≤ 1.05 when the encoder takes a core)."""
+    seconds = 10.0
+
+    def run(with_recorder: bool) -> float:
+        clock = SystemClock()
+        cam = open_camera("sim", clock=clock, width=1920, height=1080, fps=30,
+                          bitrate=5_000_000, scene="face")
+        t0 = time.process_time()
+        if with_recorder:
+            ev = Evidence.open(tmp_path / f"spool-{time.monotonic_ns()}", DeviceKey.generate(),
+                               clock)
+            mic = open_microphone("sim", clock=clock)
+            mic.set_source("silence")
+            rec = Recorder(ev, clock, cam, mic)
+            sid = ev.start_session()
+            rec.start(sid)
+            time.sleep(seconds)
+            rec.stop()
+            ev.end_session(sid)
+            ev.close()
+            mic.close()
+        else:
+            cam.start(Discard())
+            time.sleep(seconds)
+            cam.stop()
+        cam.close()
+        return time.process_time() - t0
+
+    alone = min(run(False) for _ in range(2))
+    recorded = min(run(True) for _ in range(2))
+    record_result("recorder_cpu_vs_encoder", encoder_alone_cpu_s=round(alone, 2),
+                  recorder_cpu_s=round(recorded, 2), ratio=round(recorded / alone, 3),
+                  overhead_core_percent=round((recorded - alone) / seconds * 100, 2),
+                  target="overhead <= 5 % of a core")
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_daemon_memory_and_idle_cpu(tmp_path, record_result):
+    """RSS of `dualrec run` (simulated hardware) when idle, and its CPU over 20 s idle; target
+    ≤ 150 MB and ≤ 2 %. Baseline: a bare Python interpreter's RSS."""
+    config = tmp_path / "c.toml"
+    config.write_text(f"""
+[device]
+key_file = "{tmp_path}/device.key"
+[spool]
+path = "{tmp_path}/spool"
+min_free_mb = 16
+[drivers]
+backend = "sim"
+[speech]
+cache_dir = "{tmp_path}/speech"
+[control]
+socket = "{tmp_path}/control.sock"
+""")
+    bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
+                             str(config)], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(8)  # start-up and the first self-test
+        cpu0, t0 = _proc_cpu_s(proc.pid), time.monotonic()
+        time.sleep(20)
+        cpu = (_proc_cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
+        rss, bare_rss = _rss_mb(proc.pid), _rss_mb(bare.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        bare.kill()
+    record_result("daemon_idle", rss_mb=round(rss, 1), bare_python_rss_mb=round(bare_rss, 1),
+                  idle_cpu_percent=round(cpu * 100, 2), target="rss <= 150 MB, cpu <= 2 %")
