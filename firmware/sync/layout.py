@@ -1,0 +1,56 @@
+"""Object keys: where each spool file lives in the bucket.
+
+Every object of a unit lies under its *device root*, ``<prefix>/<device_id>``, at the file's
+spool-relative path, so a downloaded device root is a spool:
+
+    <root>/device/device.json
+    <root>/ledger/NNNNNNNNNNNN.ledger          a ledger file, once closed (a later one exists)
+    <root>/sessions/<session-id>/<name>        sealed session files
+    <root>/recovered/<name>                    what recovery set aside, sealed by its GAP record
+    <root>/ledger-tail/NNNNNNNNNNNN.ledger/SSSSSSSSSSSS-EEEEEEEEEEEE
+                                               bytes [S, E) of a ledger file still being written
+
+A ledger file is appended to until the unit rolls to the next one, but objects are written
+once: so the open file goes up as consecutive *tail ranges*, each ending on a record
+boundary, and as a whole object once it is closed. A verifier joins the ranges of a file
+whose whole object is not there yet (docs/sync.md).
+"""
+from __future__ import annotations
+
+import re
+
+TAIL_DIR = "ledger-tail"
+_TAIL = re.compile(r"^ledger-tail/(\d{12}\.ledger)/(\d{12})-(\d{12})$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def device_root(prefix: str, device_id: str) -> str:
+    """``<prefix>/<device_id>`` without leading, trailing or doubled slashes."""
+    parts = [p for p in prefix.strip("/").split("/") if p] + [device_id]
+    return "/".join(parts)
+
+
+def object_key(root: str, rel: str) -> str:
+    """The key of the spool file ``rel`` (``/``-separated, relative to the spool root)."""
+    return f"{root}/{rel}"
+
+
+def tail_rel(ledger_name: str, start: int, end: int) -> str:
+    """The relative key of bytes [start, end) of ledger file ``ledger_name``."""
+    return f"{TAIL_DIR}/{ledger_name}/{start:012d}-{end:012d}"
+
+
+def parse_tail_rel(rel: str) -> tuple[str, int, int] | None:
+    """``(ledger_name, start, end)`` of a tail-range key (relative to the root), else None."""
+    m = _TAIL.match(rel)
+    return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://BUCKET/PREFIX`` → (bucket, prefix without surrounding slashes)."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"{url!r} is not an s3:// URL (expected s3://BUCKET/PREFIX)")
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    if not _BUCKET.match(bucket):
+        raise ValueError(f"{url!r}: {bucket!r} is not a valid bucket name")
+    return bucket, prefix.strip("/")

@@ -1,0 +1,116 @@
+"""The command envelope and arguments, and the desired/reported configuration (no broker)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware.fleet.commands import MAX_COMMAND_BYTES, SPECS, parse_command
+from firmware.fleet.desired_config import ConfigShadow
+from firmware.fleet.errors import CommandError
+from tests.fleet.harness import FakeHooks
+
+
+def req(**fields) -> bytes:
+    return json.dumps({"v": 1, "id": "c-1", "command": "ping", **fields}).encode()
+
+
+def test_a_good_command_gets_its_defaults():
+    cmd = parse_command(req(command="fetch-logs"))
+    assert (cmd.id, cmd.name, cmd.args) == ("c-1", "fetch-logs", {"lines": 200})
+    assert parse_command(req(command="locate", args={"seconds": 2.5})).args == {"seconds": 2.5}
+
+
+@pytest.mark.parametrize("payload, code, fragment", [
+    (b"x" * (MAX_COMMAND_BYTES + 1), "oversized", "16384"),
+    (b"\xff\xfe", "malformed", "UTF-8"),
+    (b"[1, 2]", "malformed", "object"),
+    (req(v=2), "malformed", '"v"'),
+    (req(v=True), "malformed", '"v"'),
+    (req(id="has space"), "malformed", '"id"'),
+    (req(extra=1), "malformed", "extra"),
+    (req(command="format-disk"), "unknown_command", "format-disk"),
+    (req(command="reboot", args={"force": 1}), "bad_args", "force must be bool"),
+    (req(command="reboot", args={"now": True}), "bad_args", "'now'"),
+    (req(command="locate", args={"seconds": 0}), "bad_args", "between"),
+    (req(command="locate", args={"seconds": float("nan")}), "bad_args", "between"),
+    (req(command="set-config", args={"version": 2}), "bad_args", "desired"),
+    (req(command="fetch-logs", args=[]), "bad_args", "object"),
+])
+def test_refusals_say_why(payload, code, fragment):
+    with pytest.raises(CommandError) as exc:
+        parse_command(payload)
+    assert exc.value.code == code
+    assert fragment in exc.value.message
+
+
+def test_refusal_keeps_what_it_could_read():
+    with pytest.raises(CommandError) as exc:
+        parse_command(req(command="reboot", args={"force": "yes"}))
+    assert (exc.value.cmd_id, exc.value.command) == ("c-1", "reboot")
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
+                           | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                           max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode()),
+                 st.builds(lambda c, a, i: json.dumps({"v": 1, "id": i, "command": c,
+                                                       "args": a}).encode(),
+                           st.sampled_from(sorted(SPECS)) | st.text(max_size=12),
+                           json_values, st.text(max_size=70))))
+def test_any_payload_parses_or_is_refused(payload):
+    try:
+        cmd = parse_command(payload)
+    except CommandError as exc:
+        assert exc.code in ("oversized", "malformed", "unknown_command", "bad_args")
+        return
+    assert cmd.name in SPECS and set(cmd.args) == set(SPECS[cmd.name].args)
+
+
+def shadow(tmp_path) -> ConfigShadow:
+    return ConfigShadow(tmp_path / "config.json", on_error=pytest.fail)
+
+
+def test_set_config_applies_newer_versions_only(tmp_path):
+    hooks = FakeHooks()
+    s = shadow(tmp_path)
+    desired = {"recorder": {"segment_seconds": 2.0}}
+    assert s.apply(desired, 3, hooks) == {"version": 3, "changed": True, "note": ""}
+    assert s.apply(desired, 3, hooks)["changed"] is False     # the same again: no-op
+    with pytest.raises(CommandError, match="older than the applied version 3"):
+        s.apply(desired, 2, hooks)
+    with pytest.raises(CommandError, match="applied already with other values"):
+        s.apply({"recorder": {"segment_seconds": 3.0}}, 3, hooks)
+    assert len(hooks.called("apply_config")) == 1
+    reopened = shadow(tmp_path)
+    assert reopened.version == 3 and reopened.reported["config"] == desired
+    assert reopened.reported["last_rejection"]["version"] == 3
+
+
+@pytest.mark.parametrize("desired, why", [
+    ({"recorder": {"segment_seconds": 99}}, "segment_seconds: must be between"),
+    ({"recorder": {"fps": 30}}, "unknown key"),
+    ({"nonsense": {}}, "unknown section"),
+    ({"device": {"id": "dr-evil"}}, "[device] cannot be changed remotely"),
+    ({"spool": {"path": "/tmp/x"}}, "[spool] path cannot be changed remotely"),
+])
+def test_set_config_rejections_say_why(tmp_path, desired, why):
+    hooks = FakeHooks()
+    with pytest.raises(CommandError) as exc:
+        shadow(tmp_path).apply(desired, 1, hooks)
+    assert exc.value.code == "rejected" and why in exc.value.message
+    assert hooks.called("apply_config") == []
+
+
+def test_the_unit_may_refuse_too(tmp_path):
+    hooks = FakeHooks()
+    hooks.config_answer = (False, "the disk is too small for that")
+    with pytest.raises(CommandError, match="the unit refused it: the disk is too small"):
+        shadow(tmp_path).apply({"spool": {"min_free_mb": 900000}}, 1, hooks)
