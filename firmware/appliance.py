@@ -63,19 +63,73 @@ class Appliance:
             if config.session.template not in self.templates:
                 raise ValueError(f"[session] template {config.session.template!r} is not among "
                                  f"the scripts: {', '.join(sorted(self.templates))}")
+            self.uploader = None
+            self.agent = None
             self.flow = SessionFlow(self.evidence, self.recorder, hw.panel,
                                     Prompter(hw.speech, hw.speaker), self.selftest,
                                     on_session_end=self._on_session_end,
-                                    on_state=self._on_state)
+                                    on_state=self._on_state, can_record=self.storage_blocked)
             hw.panel.set_handler(self.flow.handle)
             self.flow.bind(Binding(self.templates[config.session.template],
                                    mode=config.session.mode))
             self.control = (ControlServer(config.control.socket, self.handle_control)
                             if config.control.socket else None)
+            if config.sync.enabled:
+                self._start_uploader()
         except BaseException:
             self.close()
             raise
         hw.panel.status("online")
+
+    # -- uplinks: evidence sync and the fleet agent ---------------------------------------------
+    def _start_uploader(self) -> None:
+        from firmware.sync.settings import SyncSettings
+        from firmware.sync.uploader import Uploader
+        settings = SyncSettings.from_config(self.config.sync,
+                                            min_free_mb=self.config.spool.min_free_mb)
+        self.uploader = Uploader(self.config.spool.path, settings, clock=self.clock,
+                                 evidence=self.evidence, on_failure=self._uplink_failed)
+        self.uploader.start()
+        self.add_session_listener(lambda _summary: self.uploader.wake())
+
+    def start_fleet(self, *, request_stop: Callable[[int], None],
+                    logs: Callable[[int], str]) -> None:
+        """Connect to the fleet broker if one is configured (``[mqtt] url`` or the
+        environment's DUALREC_MQTT_URL): state, telemetry, events, checkpoints, commands."""
+        from firmware.fleet import AgentSettings, FleetAgent, broker_url
+        from firmware.fleet_hooks import ApplianceHooks
+        m = self.config.mqtt
+        if not broker_url(m.url):
+            return
+        settings = AgentSettings(
+            device_id=self.evidence.device_id, state_dir=Path(self.config.spool.path) / "state",
+            url=m.url, client_cert=m.client_cert, client_key=m.client_key, ca_file=m.ca_file,
+            branch=m.branch, keepalive_s=m.keepalive_s,
+            telemetry_interval_s=m.telemetry_interval_s, reconnect_min_s=m.reconnect_min_s,
+            reconnect_max_s=m.reconnect_max_s)
+        hooks = ApplianceHooks(self, request_stop=request_stop, logs=logs)
+        self.agent = FleetAgent(settings, hooks, on_error=self._uplink_failed)
+        self.add_record_listener(self.agent.on_record)
+        self.add_session_listener(lambda summary: self.agent.event("session_ended", summary))
+        self.agent.start()
+
+    def _uplink_failed(self, exc: BaseException) -> None:
+        log.error("uplink: %s", exc)
+
+    def storage_blocked(self) -> str | None:
+        """Why new recordings must be refused for lack of disk, or None. Sealed evidence that
+        is not yet uploaded is never deleted to make room."""
+        if self.uploader is not None:
+            if self.uploader.recording_allowed():
+                return None
+            d = self.uploader.disk_status()
+        else:
+            from firmware.sync.retention import disk_status
+            d = disk_status(self.config.spool.path, self.config.spool.min_free_mb * 2**20)
+            if not d.low:
+                return None
+        return (f"disk low: {d.free_bytes // 2**20} MiB free, {d.min_free_bytes // 2**20} MiB "
+                "must stay free; recording refused until evidence is uploaded")
 
     # -- listeners -----------------------------------------------------------------------------
     def add_record_listener(self, fn: Callable[[Record], None]) -> None:
@@ -100,6 +154,9 @@ class Appliance:
 
     def _on_state(self, state: str) -> None:
         log.info("state: %s", state)
+        self.hardware.panel.status("fault" if state in ("fault", "selftest_failed") else "online")
+        if self.agent is not None:
+            self.agent.notify_state()
 
     # -- status and control --------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -188,7 +245,7 @@ class Appliance:
         if self._closed:
             return
         self._closed = True
-        for name in ("control", "flow", "evidence"):
+        for name in ("control", "flow", "agent", "uploader", "evidence"):
             part = getattr(self, name, None)
             if part is None:
                 continue

@@ -26,6 +26,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.trusted_key:
             trusted = PublicKey.from_b64(Path(args.trusted_key).read_text().strip())
         witnesses = [w for f in args.checkpoint for w in load_checkpoint_file(f)]
+        if args.path.startswith("s3://"):
+            from firmware.sync_cli import verify_s3
+            return verify_s3(args.path, args.endpoint, args.json, witnesses,
+                             trusted_key=trusted, region=args.region)
         report = verify_path(args.path, trusted_key=trusted, checkpoints=witnesses)
     except (NotEvidenceError, OSError, ValueError) as exc:
         print(f"dualrec verify: unusable input: {exc}", file=sys.stderr)
@@ -145,14 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check the configuration, print every problem, exit 0 if valid")
     r.set_defaults(func=cmd_run)
 
-    v = sub.add_parser("verify", help="check a spool or a session: 0 intact, 1 findings, "
-                       "2 unusable input")
+    v = sub.add_parser("verify", help="check a spool, a session or s3://BUCKET/PREFIX: 0 "
+                       "intact, 1 findings, 2 unusable input")
     v.add_argument("path")
     v.add_argument("--json", action="store_true", help="a machine-readable report")
     v.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
                    help="a published checkpoint the chain must still contain (repeatable)")
     v.add_argument("--trusted-key", metavar="FILE",
                    help="the device's public key (base64), instead of the spool's own copy")
+    from firmware.sync_cli import add_sync_parser, add_verify_s3_arguments
+    add_verify_s3_arguments(v)
     v.set_defaults(func=cmd_verify)
 
     c = sub.add_parser("recover", help="seal what a power cut left open")
@@ -182,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_control_args(sm)
     sm.set_defaults(func=cmd_sim)
 
+    add_sync_parser(sub)
     from firmware.export import add_export_parser
     from firmware.people.cli import add_people_parsers
     add_export_parser(sub)

@@ -116,6 +116,56 @@ class SessionSection:
 
 
 @dataclass(frozen=True)
+class MqttSection:
+    url: str = ""                       # mqtts://host:8883 ("" = no fleet agent); env DUALREC_MQTT_URL wins
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    branch: str = field(default="", metadata=check(_matches(r"|[A-Za-z0-9][A-Za-z0-9_-]{0,31}",
+                                                            "letters, digits, '_' or '-'")))
+    keepalive_s: int = field(default=30, metadata=check(_between(5, 300)))
+    telemetry_interval_s: float = field(default=60.0, metadata=check(_between(5, 3600)))
+    reconnect_min_s: float = field(default=1.0, metadata=check(_between(0.1, 60)))
+    reconnect_max_s: float = field(default=60.0, metadata=check(_between(1, 3600)))
+
+
+@dataclass(frozen=True)
+class SyncSection:
+    enabled: bool = False
+    endpoint: str = ""                  # "" = AWS S3
+    bucket: str = ""
+    prefix: str = ""
+    region: str = ""
+    addressing_style: str = field(default="auto", metadata=check(_one_of("auto", "path",
+                                                                          "virtual")))
+    ca_bundle: str = ""
+    retention_years: int = field(default=10, metadata=check(_between(1, 100)))
+    retention_mode: str = field(default="COMPLIANCE", metadata=check(_one_of(
+        "COMPLIANCE", "GOVERNANCE", "bucket-default")))
+    keep_local_days: float = field(default=30.0, metadata=check(_between(0, 3650)))
+    prune_early_when_low_disk: bool = True
+    rate_limit_kib_s: int = field(default=0, metadata=check(_between(0, 10_000_000)))
+    media_window: str = field(default="", metadata=check(_matches(
+        r"|\d\d:\d\d-\d\d:\d\d", "HH:MM-HH:MM")))
+    timezone: str = "Asia/Shanghai"
+    interval_s: float = field(default=60.0, metadata=check(_between(1, 86_400)))
+    max_backoff_s: float = field(default=900.0, metadata=check(_between(1, 86_400)))
+    workers: int = field(default=4, metadata=check(_between(1, 32)))
+    part_size_mb: int = field(default=8, metadata=check(_between(5, 5120)))
+    multipart_threshold_mb: int = field(default=16, metadata=check(_between(5, 5120)))
+    connect_timeout_s: float = field(default=10.0, metadata=check(_between(1, 600)))
+    read_timeout_s: float = field(default=60.0, metadata=check(_between(1, 3600)))
+    max_attempts: int = field(default=5, metadata=check(_between(1, 20)))
+
+
+@dataclass(frozen=True)
+class PeopleSection:
+    roster_file: str = ""               # the back office's signed staff roster ("" = none)
+    backoffice_public_key: str = ""     # base64 Ed25519 public key, or a .pub file path
+    badge_scan_seconds: int = field(default=10, metadata=check(_between(1, 600)))
+
+
+@dataclass(frozen=True)
 class ControlSection:
     socket: str = "/run/dualrec/control.sock"   # local control socket ("" = none)
 
@@ -132,6 +182,9 @@ class Config:
     sigpad: SigpadSection = SigpadSection()
     speech: SpeechSection = SpeechSection()
     session: SessionSection = SessionSection()
+    people: PeopleSection = PeopleSection()
+    mqtt: MqttSection = MqttSection()
+    sync: SyncSection = SyncSection()
     control: ControlSection = ControlSection()
     logging: LoggingSection = LoggingSection()
     source: str = ""

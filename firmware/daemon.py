@@ -1,20 +1,62 @@
 """``dualrec run``: the appliance daemon (systemd Type=notify; logs to stderr → the journal)."""
 from __future__ import annotations
 
+import collections
+import json
 import logging
 import signal
 import threading
+from pathlib import Path
 
 from firmware.appliance import Appliance, run_forever
+from firmware.config import parse_config, replace
 from firmware.config_model import Config
-from firmware.errors import DualrecError
+from firmware.errors import ConfigError, DualrecError
 from firmware.notify import Notifier
 
 log = logging.getLogger(__name__)
 
 
+class RecentLog(logging.Handler):
+    """The last lines logged, for the fleet's fetch-logs command (the journal keeps them all)."""
+
+    def __init__(self, lines: int = 2000) -> None:
+        super().__init__()
+        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._lines.append(self.format(record))
+
+    def tail(self, lines: int) -> str:
+        return "\n".join(list(self._lines)[-lines:])
+
+
+def with_desired_config(config: Config) -> Config:
+    """The configuration with the fleet's last accepted set-config laid over it
+    (``state/desired-config.json``); a file that no longer validates is ignored, loudly."""
+    path = Path(config.spool.path) / "state" / "desired-config.json"
+    if not path.exists():
+        return config
+    try:
+        desired = json.loads(path.read_text())["desired"]
+        parsed = parse_config(desired, source=str(path))  # checked again: the model may change
+    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
+        log.error("ignoring %s: %s", path, exc)
+        return config
+    return replace(config, **{name: {key: getattr(getattr(parsed, name), key) for key in values}
+                              for name, values in desired.items()})
+
+
 def run_daemon(config: Config) -> int:
     stop = threading.Event()
+    exit_code = [0]
+    recent = RecentLog()
+    logging.getLogger().addHandler(recent)
+
+    def request_stop(code: int) -> None:
+        exit_code[0] = code
+        stop.set()
 
     def on_signal(signum, _frame) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)
@@ -23,11 +65,15 @@ def run_daemon(config: Config) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     notifier = Notifier()
+    config = with_desired_config(config)
     try:
         appliance = Appliance(config)
+        appliance.start_fleet(request_stop=request_stop, logs=recent.tail)
     except (DualrecError, OSError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         notifier.status(f"cannot start: {exc}")
+        if "appliance" in locals():
+            appliance.close()
         return 1
     log.info("device %s running (spool %s)", appliance.evidence.device_id, config.spool.path)
     try:
@@ -36,5 +82,5 @@ def run_daemon(config: Config) -> int:
     finally:
         appliance.close()
         notifier.close()
-    log.info("stopped cleanly")
-    return 0
+    log.info("stopped cleanly" + (f" (exit {exit_code[0]}: restart)" if exit_code[0] else ""))
+    return exit_code[0]

@@ -61,7 +61,7 @@ class ScriptedSalesperson:
         sid = flow.active.session_id
         early = True
         for node in flow.active.binding.template.nodes:
-            self._wait(lambda: flow.active.nodes[-1].id == node.id)
+            self._wait(lambda: bool(flow.active.nodes) and flow.active.nodes[-1].id == node.id)
             self.say(f"  node {node.id}: {node.title}")
             if early:  # too soon: the prompt is still playing, so NEXT is refused
                 time.sleep(0.3)

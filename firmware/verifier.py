@@ -201,7 +201,11 @@ def _explain_gaps(chain: _Chain, report: VerifyReport) -> set[str]:
     """Sequence gaps a signed ``pruned`` GAP explains; returns the files it says were pruned."""
     pruned_files: set[str] = set()
     for rec in chain.pruned:
-        pruned_files.update(rec.data.get("files_pruned", []))
+        files = rec.data.get("files_pruned", [])
+        pruned_files.update(files)
+        if files:
+            report.note("pruned", f"{len(files)} files freed on the unit after their upload "
+                        f"was confirmed ({rec.data.get('target', 'cloud')})", record=rec.seq)
     for first, last, nxt in chain.gaps:
         why = next((r for r in chain.pruned if r.data.get("from_seq", 0) <= first
                     and r.data.get("to_seq", -1) >= last), None)

@@ -82,7 +82,8 @@ class Pruner:
                     self.evidence.prune_files(
                         [c.rel for c in ok],
                         {"reason": "cloud copy confirmed", "target": self.target,
-                         "disk_low": low, "keep_local_days": self.policy.keep_days})
+                         "disk_low": low,
+                         "keep_local_s": int(self.policy.keep_days * 86_400)})
                     log.info("pruned %d files confirmed in %s%s", len(ok), self.target,
                              " (disk low)" if low else "")
                 self.state.mark_pruned([c.key for c in ok + gone], self.now_wall_ns())

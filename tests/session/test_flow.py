@@ -59,7 +59,8 @@ def _start(app):
 
 
 def _node(app, node_id):
-    wait_for(lambda: app.flow.active.nodes[-1].id == node_id, what=f"node {node_id}")
+    wait_for(lambda: bool(app.flow.active.nodes) and app.flow.active.nodes[-1].id == node_id,
+             what=f"node {node_id}")
 
 
 def _refused(app, sid) -> list[str]:

@@ -49,7 +49,8 @@ def drive(app: Appliance, *, stop_at: str | None = None, sign: bool = True,
     wait_for(lambda: flow.active is not None, what="session start")
     sid = flow.active.session_id
     for node in flow.active.binding.template.nodes:
-        wait_for(lambda: flow.active.nodes[-1].id == node.id, what=f"node {node.id}")
+        wait_for(lambda: bool(flow.active.nodes) and flow.active.nodes[-1].id == node.id,
+                 what=f"node {node.id}")
         if at_node is not None:
             at_node(node.id)
         if node.id == stop_at:
