@@ -65,10 +65,12 @@ class Appliance:
                                  f"the scripts: {', '.join(sorted(self.templates))}")
             self.uploader = None
             self.agent = None
+            badge_reader = self._badge_reader()
             self.flow = SessionFlow(self.evidence, self.recorder, hw.panel,
                                     Prompter(hw.speech, hw.speaker), self.selftest,
                                     on_session_end=self._on_session_end,
-                                    on_state=self._on_state, can_record=self.storage_blocked)
+                                    on_state=self._on_state, can_record=self.storage_blocked,
+                                    badge_reader=badge_reader)
             hw.panel.set_handler(self.flow.handle)
             self.flow.bind(Binding(self.templates[config.session.template],
                                    mode=config.session.mode))
@@ -80,6 +82,23 @@ class Appliance:
             self.close()
             raise
         hw.panel.status("online")
+
+    def _badge_reader(self):
+        """With a roster configured: the reader of staff badges, against the roster only if it
+        is validly signed by the back office (a forged or expired roster stops the start)."""
+        p = self.config.people
+        if not p.roster_file:
+            return None
+        import datetime as dt
+        from firmware.people import load_roster
+        from firmware.people.badge_reader import BadgeReader
+        from firmware.people.signed_roster import read_public_key
+        if not p.backoffice_public_key:
+            raise ValueError("[people] roster_file is set but backoffice_public_key is not: "
+                             "a roster is accepted only with the key that signed it")
+        today = dt.datetime.fromtimestamp(self.clock.realtime_ns() / 1e9, dt.timezone.utc).date()
+        roster = load_roster(p.roster_file, read_public_key(p.backoffice_public_key), today)
+        return BadgeReader(roster)
 
     # -- uplinks: evidence sync and the fleet agent ---------------------------------------------
     def _start_uploader(self) -> None:

@@ -6,6 +6,7 @@ All handling runs on one worker thread (button events are queued to it), which a
 """
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -50,6 +51,9 @@ class _Active:
     photo_due_ns: int | None = None
     clock_synced_start: bool = True
     next_sample_ns: int = 0
+    next_badge_ns: int = 0
+    badge: dict | None = None          # the accepted badge's summary (no personal data)
+    refused_badges: set = field(default_factory=set)
 
 
 class SessionFlow:
@@ -59,7 +63,8 @@ class SessionFlow:
     def __init__(self, evidence: Evidence, recorder: Recorder, panel, prompter: Prompter,
                  selftest: SelfTest, *, on_state: Callable[[str], None] | None = None,
                  on_session_end: Callable[[dict], None] | None = None,
-                 can_record: Callable[[], str | None] | None = None) -> None:
+                 can_record: Callable[[], str | None] | None = None,
+                 badge_reader=None) -> None:
         self.evidence = evidence
         self.recorder = recorder
         self.panel = panel
@@ -69,6 +74,7 @@ class SessionFlow:
         self._on_state = on_state
         self._on_session_end = on_session_end
         self._can_record = can_record
+        self.badge_reader = badge_reader   # with a roster: the salesperson shows a badge QR
         self.binding: Binding | None = None
         self.active: _Active | None = None
         self.monitor: LiveMonitor | None = None
@@ -246,6 +252,9 @@ class SessionFlow:
             return "min_duration"
         if "photo" in node.requires and not run.photos:
             return "missing_photo"
+        if node.kind == "show_credentials" and self.badge_reader is not None \
+                and self.active.badge is None:
+            return "missing_badge"
         if "answer" in node.requires and (run.prompt_end_ns is None or now_ns < run.prompt_end_ns
                                           + node.answer_seconds * 1e9):
             return "missing_answer"
@@ -291,11 +300,45 @@ class SessionFlow:
                                            {"node": run.id})
             run.photos.append(rec.files[0].path)
             a.photo_due_ns = None
+        node = self._node()
+        if node is not None and node.kind == "show_credentials" and a.badge is None \
+                and self.badge_reader is not None and now >= a.next_badge_ns:
+            a.next_badge_ns = now + 1_000_000_000
+            self._scan_badge(a)
         if now >= a.next_sample_ns and self.monitor is not None:
             self.monitor.sample_video()
             a.next_sample_ns = now + 1_000_000_000
         lost = [d for d, h in self.recorder.health().items() if h == "lost"]
         self.panel.rec_led("blink" if lost else "solid")
+
+    def _scan_badge(self, a: _Active) -> None:
+        """One look for the salesperson's badge QR; an accepted badge binds the salesperson
+        (``salesperson.json``, sealed); a refused one is on the chain with its reason."""
+        import datetime as dt
+        wall = dt.datetime.fromtimestamp(self.clock.realtime_ns() / 1e9, dt.timezone.utc)
+        try:
+            result = self.badge_reader.read_camera(self.recorder.camera, wall.date())
+        except Exception as exc:  # the camera is lost: the GAP says so; try again next second
+            log.info("badge scan: %s", exc)
+            return
+        if result.status == "no_code":
+            return
+        run = a.nodes[-1]
+        if not result.ok:
+            if result.status not in a.refused_badges:
+                a.refused_badges.add(result.status)
+                self.panel.signal("refused")
+                self._event("badge_refused", {"node": run.id, **result.summary()})
+            return
+        a.badge = result.summary()
+        rec = self.evidence.seal_bytes(
+            a.session_id, "salesperson.json",
+            json.dumps({"staff_id": result.staff_id, "identity": result.identity.to_dict()},
+                       ensure_ascii=False, sort_keys=True).encode("utf-8"),
+            {"stream": "people", "node": run.id})
+        run.files.append(rec.files[0].path)
+        self._event("badge", {"node": run.id, **a.badge})
+        self.panel.signal("ok")
 
     def _collect_prompts(self) -> None:
         """Put every prompt that ended on the chain; a finished node prompt opens its answer

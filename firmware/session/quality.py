@@ -36,9 +36,10 @@ class NodeOutcome:
     prompt_end_ns: int | None = None
     photos: list[str] = field(default_factory=list)
     signature: str | None = None
+    files: list[str] = field(default_factory=list)   # other evidence (the salesperson's badge)
 
     def as_record(self) -> dict:
-        evidence = self.photos + ([self.signature] if self.signature else [])
+        evidence = self.photos + ([self.signature] if self.signature else []) + self.files
         return {"id": self.id, "title": self.title, "kind": self.kind,
                 "start_ns": self.start_ns, "end_ns": self.end_ns, "evidence": evidence}
 

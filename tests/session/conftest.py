@@ -20,11 +20,13 @@ def make_appliance(tmp_path):
     made = []
 
     def make(template: str = "bank-life", *, mode: str = "av", speed: float = SPEED,
-             synced: bool = True, selftest: bool = True) -> Appliance:
-        scripts = str(SCRIPTS) if template == "quick" else ""
+             synced: bool = True, selftest: bool = True, **sections) -> Appliance:
+        scripts = str(SCRIPTS) if template.startswith("quick") else ""
         config = replace(demo_config(tmp_path / f"a{len(made)}", template),
                          camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
                          session={"template": template, "mode": mode, "scripts_dir": scripts})
+        if sections:
+            config = replace(config, **sections)
         app = Appliance(config, clock=SimClock(realtime=True, rate=speed, synced=synced))
         made.append(app)
         app.hardware.camera.set_scene("face")
