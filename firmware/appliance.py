@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from drivers.clock import Clock
-from firmware import __version__
+from firmware import __version__, records
 from firmware.config_model import Config
 from firmware.control import ControlError, ControlServer
 from firmware.evidence import Evidence
@@ -38,7 +38,8 @@ class Appliance:
         self.config = config
         self._closed = False
         self._record_listeners = [on_record] if on_record else []
-        self._session_listeners = [on_session_end] if on_session_end else []
+        self._session_listeners = [self._rebind_default] + ([on_session_end] if on_session_end
+                                                              else [])
         key = DeviceKey.load_or_create(config.device.key_file)
         self.hardware = build_hardware(config, clock=clock, camera_options=camera_options)
         hw = self.hardware
@@ -72,8 +73,9 @@ class Appliance:
                                     on_state=self._on_state, can_record=self.storage_blocked,
                                     badge_reader=badge_reader)
             hw.panel.set_handler(self.flow.handle)
-            self.flow.bind(Binding(self.templates[config.session.template],
-                                   mode=config.session.mode))
+            self.default_binding = Binding(self.templates[config.session.template],
+                                           mode=config.session.mode)
+            self.flow.bind(self.default_binding)
             self.control = (ControlServer(config.control.socket, self.handle_control)
                             if config.control.socket else None)
             if config.sync.enabled:
@@ -81,6 +83,10 @@ class Appliance:
         except BaseException:
             self.close()
             raise
+        from drivers.clock import ClockWatch
+        self._clock_watch = ClockWatch(hw.clock)
+        self._synced: bool | None = None
+        self.check_clock()
         hw.panel.status("online")
 
     def _badge_reader(self):
@@ -194,10 +200,48 @@ class Appliance:
                 "simulated": self.hardware.simulated, "last_session": flow.last_summary,
                 "selftest": self.selftest.last.as_record() if self.selftest.last else None}
 
+    def bind(self, people_json: bytes, *, template: str | None = None,
+             mode: str | None = None) -> Binding:
+        """Bind the next session to its people and policy (a ``people.json``, docs/people.md).
+        A policyholder aged 60 or over selects the elder variant of the script. After that
+        session the unit goes back to its default binding."""
+        import datetime as dt
+        from firmware.people import People, needs_elder_variant
+        people = People.from_json(people_json)
+        tpl = self.templates.get(template or self.default_binding.template.id)
+        if tpl is None:
+            raise ControlError(f"template {template!r}: one of {', '.join(sorted(self.templates))}")
+        today = dt.datetime.fromtimestamp(self.clock.realtime_ns() / 1e9, dt.timezone.utc).date()
+        if needs_elder_variant(people, today) and not tpl.elder:
+            elder = self.templates.get(f"{tpl.id}-elder")
+            if elder is None:
+                raise ControlError(f"the policyholder is 60 or over, and template {tpl.id!r} "
+                                   f"has no elder variant ({tpl.id}-elder)")
+            tpl = elder
+        binding = Binding(tpl, mode=mode or self.default_binding.mode,
+                          application_no=people.application_number,
+                          people_json=people.to_json(), summary=people.summary())
+        self.flow.bind(binding)
+        self.flow.wait_idle(30)
+        return binding
+
+    def _rebind_default(self, _summary: dict) -> None:
+        if self.flow.binding is not self.default_binding:
+            self.flow.bind(self.default_binding)
+
     def handle_control(self, req: dict[str, Any]) -> dict[str, Any]:
         cmd = req["cmd"]
         if cmd == "status":
             return self.status()
+        if cmd == "bind":
+            if self.recorder.recording:
+                raise ControlError("a session is recording; bind the next one after it ends")
+            try:
+                raw = Path(str(req.get("people_file", ""))).read_bytes()
+            except OSError as exc:
+                raise ControlError(f"people_file: {exc.strerror or exc}") from None
+            b = self.bind(raw, template=req.get("template"), mode=req.get("mode"))
+            return {"template": b.template.id, "mode": b.mode, "people": b.summary}
         if cmd in ("press", "hold"):
             button = str(req.get("button", "")).upper()
             if button not in BUTTONS:
@@ -214,7 +258,7 @@ class Appliance:
             return {"state": self.flow.state}
         if cmd == "sim":
             return self._sim_control(req)
-        raise ControlError(f"unknown command {cmd!r}: status, press, hold, sim")
+        raise ControlError(f"unknown command {cmd!r}: status, bind, press, hold, sim")
 
     def _sim_control(self, req: dict[str, Any]) -> dict[str, Any]:
         if not self.hardware.simulated:
@@ -239,6 +283,22 @@ class Appliance:
         else:
             raise ControlError(f"{device}: unknown action {action!r}")
         return {}
+
+    def check_clock(self) -> None:
+        """Put a step of wall time, or a change of NTP sync, on the chain (a CLOCK record), so
+        wall times can be reconstructed and trusted only as far as they deserve."""
+        sample, step = self._clock_watch.check()
+        if step is not None:
+            log.warning("wall clock stepped by %.3f s", step.step_ns / 1e9)
+            self.evidence.ledger.append(records.CLOCK, data={
+                "kind": "step", "step_ns": step.step_ns, "before": step.before.as_record(),
+                "after": step.after.as_record()})
+        if sample.sync.synced != self._synced:
+            if self._synced is not None:
+                self.evidence.ledger.append(records.CLOCK, data={
+                    "kind": "sync_changed", "synced": sample.sync.synced,
+                    "sample": sample.as_record()})
+            self._synced = sample.sync.synced
 
     def prompter_playing(self) -> bool:
         return self.flow.prompter.playing
@@ -289,6 +349,7 @@ def run_forever(appliance: Appliance, stop: threading.Event, notifier, *,
     last_selftest = appliance.clock.monotonic_ns()
     interval = max(0.5, notifier.watchdog_usec() / 2e6) if notifier.watchdog_usec() else 1.0
     while not stop.wait(min(interval, 1.0)):
+        appliance.check_clock()
         if appliance.healthy():
             notifier.watchdog()
         now = appliance.clock.monotonic_ns()

@@ -116,6 +116,15 @@ def cmd_press(args: argparse.Namespace) -> int:
     return _control(args, req)
 
 
+def cmd_bind(args: argparse.Namespace) -> int:
+    req = {"cmd": "bind", "people_file": str(Path(args.people).resolve())}
+    if args.template:
+        req["template"] = args.template
+    if args.mode:
+        req["mode"] = args.mode
+    return _control(args, req)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     return _control(args, {"cmd": "status"})
 
@@ -174,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="hold the button this long (hold RECORD ~2 s to stop a session)")
     _add_control_args(pr)
     pr.set_defaults(func=cmd_press)
+
+    bd = sub.add_parser("bind", help="bind the next session of a running daemon to its people "
+                        "and policy (a people.json; a policyholder of 60+ selects the elder "
+                        "script)")
+    bd.add_argument("people", help="people.json (docs/people.md)")
+    bd.add_argument("--template", help="script template id (default: the configured one)")
+    bd.add_argument("--mode", choices=["av", "audio_photo"])
+    _add_control_args(bd)
+    bd.set_defaults(func=cmd_bind)
 
     st = sub.add_parser("status", help="the running daemon's state, session and devices")
     _add_control_args(st)

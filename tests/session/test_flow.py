@@ -141,3 +141,49 @@ def test_a_failed_selftest_blocks_recording(make_appliance):
     app.hardware.camera.set_scene("face")
     sid = _start(app)
     assert sid
+
+
+def test_a_wall_clock_step_and_a_sync_change_go_on_the_chain(make_appliance):
+    from firmware.ledger_files import ledger_files, read_lines
+    app = make_appliance("quick")
+    app.clock.step_wall(-5.0)       # the RTC was wrong; NTP steps it
+    app.check_clock()
+    app.clock.set_synced(False)
+    app.check_clock()
+    clock = [ln.record.data for p in ledger_files(app.evidence.spool.ledger_dir)
+             for ln in read_lines(p) if ln.record.type == "CLOCK"]
+    assert clock[0]["kind"] == "step" and abs(clock[0]["step_ns"] + 5e9) < 0.2e9
+    assert clock[1] == {**clock[1], "kind": "sync_changed", "synced": False}
+    assert verify_path(app.evidence.spool.root).ok
+
+
+def _citizen(birth, seq="123"):
+    from firmware.people.id_documents import gb11643_check_char
+    first17 = f"110105{birth:%Y%m%d}{seq}"
+    return first17 + gb11643_check_char(first17)
+
+
+def test_binding_people_of_60_or_over_selects_the_elder_script(make_appliance):
+    import datetime as dt
+    import json
+    from firmware.ledger_files import ledger_files, read_lines
+    app = make_appliance("bank-life")
+    holder = {"name": "李老伯", "id_type": "resident_id", "id_number": _citizen(dt.date(1950, 2, 3))}
+    people = {"application_number": "TB2026112400001", "session_date": dt.date.today().isoformat(),
+              "salesperson": {"type": "bank_employee", "name": "张三", "agent_code": "AG0001",
+                              "org_code": "ICBC0101", "gender": "M", "phone": "13812345678",
+                              "channel": "bank", "outlet_code": "OUT001"},
+              "customers": [{"role": "policyholder", **holder}, {"role": "insured", **holder}]}
+    binding = app.bind(json.dumps(people, ensure_ascii=False).encode())
+    assert binding.template.id == "bank-life-elder"
+    sid = _start(app)
+    app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
+    wait_for(lambda: app.flow.active is None)
+    start = next(ln.record for p in ledger_files(app.evidence.spool.ledger_dir)
+                 for ln in read_lines(p) if ln.record.type == "SESSION_START")
+    assert start.data["template"]["id"] == "bank-life-elder" and start.data["elder"]
+    assert "李老伯" not in start.body_bytes.decode() and holder["id_number"] not in \
+        start.body_bytes.decode()
+    assert (app.evidence.spool.session_dir(sid) / "people.json").exists()
+    app.flow.wait_idle(10)
+    assert app.flow.binding.template.id == "bank-life"  # back to the default for the next sale
