@@ -20,7 +20,7 @@ from pathlib import Path
 
 from drivers.clock import Clock
 from firmware import records
-from firmware.evidence import session_manifest
+from firmware.evidence import SessionState, session_manifest
 from firmware.keys import DeviceKey
 from firmware.ledger import Ledger, fsync_dir
 from firmware.ledger_files import last_complete_record, ledger_files, read_lines
@@ -44,14 +44,6 @@ class RecoveryReport:
     @property
     def changed(self) -> bool:
         return bool(self.records_appended)
-
-
-@dataclass
-class _OpenSession:
-    session_id: str
-    start_seq: int
-    files: list[FileEntry] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def _repair_tail(spool: Spool) -> tuple[int, Path | None, int]:
@@ -84,7 +76,7 @@ def _repair_tail(spool: Spool) -> tuple[int, Path | None, int]:
     return 0, None, 0
 
 
-def _since_last_boot(spool: Spool) -> tuple[Record | None, dict[str, _OpenSession]]:
+def _since_last_boot(spool: Spool) -> tuple[Record | None, dict[str, SessionState]]:
     """The last record, and the sessions opened since the last BOOT and not closed."""
     last: Record | None = None
     newest_first: list[Record] = []
@@ -98,12 +90,12 @@ def _since_last_boot(spool: Spool) -> tuple[Record | None, dict[str, _OpenSessio
             newest_first.extend(reversed(chunk[boot_at:]))
             break
         newest_first.extend(reversed(chunk))
-    sessions: dict[str, _OpenSession] = {}
+    sessions: dict[str, SessionState] = {}
     ended: set[str] = set()
     for record in reversed(newest_first):
         sid = record.session
         if record.type == records.SESSION_START:
-            sessions[sid] = _OpenSession(sid, record.seq)
+            sessions[sid] = SessionState(sid, record.seq)
         elif record.type == records.SESSION_END:
             ended.add(sid)
         elif sid in sessions:
