@@ -12,6 +12,7 @@ from drivers.clock import Clock
 from firmware import __version__, records
 from firmware.config_model import Config
 from firmware.control import ControlError, ControlServer
+from firmware.errors import ConfigError
 from firmware.evidence import Evidence
 from firmware.hardware import SAMPLE_SIGNATURE, build_hardware
 from firmware.keys import DeviceKey
@@ -45,6 +46,7 @@ class Appliance:
         hw = self.hardware
         self.clock = hw.clock
         try:
+            check_enrolment(config, key, hw.clock)
             self.evidence = Evidence.open(
                 config.spool.path, key, hw.clock, device_id=config.device.id or None,
                 certificate=_read_optional(config.device.certificate),
@@ -333,6 +335,35 @@ class Appliance:
             except Exception:
                 log.exception("closing %s", name)
         self.hardware.close()
+
+
+def check_enrolment(config: Config, key: DeviceKey, clock: Clock) -> None:
+    """With ``[device] fleet_ca`` set, the configured certificate must be this unit's evidence
+    certificate from the fleet CA: refuse to start otherwise (ConfigError). An expired one, or
+    one for an earlier evidence key, is logged and recording goes on. Dates are not checked
+    while the clock is unsynchronised (no RTC on a Pi)."""
+    from firmware.certs import (EVIDENCE, CertificateError, CertificateExpiredError,
+                                check_device_certificate, load_fleet_ca)
+    d = config.device
+    if not d.fleet_ca:
+        return
+    pem = _read_optional(d.certificate)
+    if not pem or not d.id:
+        raise ConfigError("[device] fleet_ca is set, so [device] id and certificate must be "
+                          "too: enrol the unit (dualrec-provision device enroll)")
+    try:
+        got = check_device_certificate(pem, load_fleet_ca(d.fleet_ca), device_id=d.id,
+                                       purpose=EVIDENCE, check_dates=clock.sync_state().synced)
+    except CertificateExpiredError as exc:
+        log.error("device certificate %s: %s; recording goes on: re-enrol the unit",
+                  d.certificate, exc)
+        return
+    except CertificateError as exc:
+        raise ConfigError(f"[device] certificate {d.certificate}: {exc}") from None
+    if got.evidence_key != key.public:
+        log.warning("device certificate %s certifies an earlier evidence key; re-issue it "
+                    "(dualrec-provision device rotate-key --ca, or device enroll)",
+                    d.certificate)
 
 
 def _read_optional(path: str) -> str | None:

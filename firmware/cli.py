@@ -30,7 +30,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             from firmware.sync_cli import verify_s3
             return verify_s3(args.path, args.endpoint, args.json, witnesses,
                              trusted_key=trusted, region=args.region)
-        report = verify_path(args.path, trusted_key=trusted, checkpoints=witnesses)
+        fleet_ca = None
+        if args.fleet_ca:
+            from firmware.certs import load_fleet_ca
+            fleet_ca = load_fleet_ca(args.fleet_ca)
+        report = verify_path(args.path, trusted_key=trusted, checkpoints=witnesses,
+                             fleet_ca=fleet_ca)
     except (NotEvidenceError, OSError, ValueError) as exc:
         print(f"dualrec verify: unusable input: {exc}", file=sys.stderr)
         return 2
@@ -166,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a published checkpoint the chain must still contain (repeatable)")
     v.add_argument("--trusted-key", metavar="FILE",
                    help="the device's public key (base64), instead of the spool's own copy")
+    v.add_argument("--fleet-ca", metavar="FILE",
+                   help="the fleet's root CA (PEM): the device certificate must chain to it")
     from firmware.sync_cli import add_sync_parser, add_verify_s3_arguments
     add_verify_s3_arguments(v)
     v.set_defaults(func=cmd_verify)

@@ -37,6 +37,7 @@ class DeviceSection:
                                                         "lowercase letters, digits and '-'")))
     key_file: str = "/var/lib/dualrec/keys/device.key"
     certificate: str = ""
+    fleet_ca: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,17 @@ class PeopleSection:
     badge_scan_seconds: int = field(default=10, metadata=check(_between(1, 600)))
 
 
+def _code(lo: int, hi: int) -> Callable[[Any], str | None]:
+    return _matches(rf"|[A-Za-z0-9]{{{lo},{hi}}}", f"{lo}-{hi} ASCII letters and digits")
+
+
+@dataclass(frozen=True)
+class BranchSection:
+    org: str = field(default="", metadata=check(_code(2, 32)))
+    channel: str = field(default="", metadata=check(_code(1, 16)))
+    outlet: str = field(default="", metadata=check(_code(2, 32)))
+
+
 @dataclass(frozen=True)
 class ControlSection:
     socket: str = "/run/dualrec/control.sock"   # local control socket ("" = none)
@@ -186,5 +198,6 @@ class Config:
     mqtt: MqttSection = MqttSection()
     sync: SyncSection = SyncSection()
     control: ControlSection = ControlSection()
+    branch: BranchSection = BranchSection()
     logging: LoggingSection = LoggingSection()
     source: str = ""

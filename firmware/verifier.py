@@ -7,6 +7,7 @@ checkpoints (witnesses) given with ``--checkpoint``.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware import records
+from firmware.certs import CertificateError, check_spool_certificate
 from firmware.errors import KeyFileError, NotEvidenceError
 from firmware.keys import PublicKey
 from firmware.ledger_files import LEDGER_DIR, LEDGER_NAME, ledger_files, read_lines
@@ -347,8 +349,25 @@ def load_checkpoint_file(path: str | os.PathLike) -> list[dict | str]:
         return out
 
 
+def _check_certificate(spool: Spool, chain: _Chain, fleet_ca: list, report: VerifyReport) -> None:
+    """The device certificate in device/device.json must tie one of the chain's keys to the
+    fleet CA; it must have been valid at the newest record made with a synchronised clock."""
+    try:
+        pem = spool.read_device_info().certificate
+    except NotEvidenceError:
+        pem = None  # already a device_info_mismatch finding
+    synced = [r.body["wall_ns"] for r in chain.by_seq.values() if r.body["sync"].get("synced")]
+    at = dt.datetime.fromtimestamp(max(synced) / 1e9, dt.timezone.utc) if synced else None
+    try:
+        check_spool_certificate(pem, fleet_ca, device_id=report.device_id,
+                                evidence_keys=chain.keys, at=at)
+    except CertificateError as exc:
+        report.add("untrusted_certificate", f"{exc.reason}: {exc}", file=DEVICE_INFO)
+
+
 def verify_path(path: str | os.PathLike, *, trusted_key: PublicKey | None = None,
-                checkpoints: list[dict | str] = ()) -> VerifyReport:
+                checkpoints: list[dict | str] = (),
+                fleet_ca: list | None = None) -> VerifyReport:
     """Verify a spool or one session directory. Raises NotEvidenceError for unusable input."""
     spool, only = resolve(Path(path))
     report = VerifyReport(str(path), "session" if only else "spool")
@@ -362,6 +381,8 @@ def verify_path(path: str | os.PathLike, *, trusted_key: PublicKey | None = None
     pruned = _explain_gaps(chain, report)
     _check_sessions(chain, only, pruned, report)
     _check_files(spool, chain, only, pruned, report)
+    if fleet_ca is not None:
+        _check_certificate(spool, chain, fleet_ca, report)
     for witness in checkpoints:
         check_checkpoint(witness, chain, report)
     return report

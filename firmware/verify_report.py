@@ -28,6 +28,7 @@ FINDING_KINDS = {
     "manifest_mismatch": "a SESSION_END manifest differs from what the session's records sealed",
     "misnamed_ledger_file": "a ledger file's name is not the sequence number of its first record",
     "device_info_mismatch": "device/device.json differs from the trusted key or the chain",
+    "untrusted_certificate": "the device certificate does not tie the chain's key to the fleet CA",
     "rollback": "a published checkpoint is beyond the end of the chain (history cut off)",
     "rewritten": "a published checkpoint's record differs from the chain's (history rewritten)",
 }
