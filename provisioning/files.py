@@ -7,19 +7,12 @@ import os
 import pwd
 from pathlib import Path
 
+from firmware.ledger import fsync_dir
 from provisioning.errors import FileOwnerError
 
 log = logging.getLogger(__name__)
 
 SERVICE_USER = "dualrec"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_file(path: str | os.PathLike, data: bytes, *, mode: int = 0o644,
