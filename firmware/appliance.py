@@ -47,12 +47,16 @@ class Appliance:
         self.clock = hw.clock
         try:
             check_enrolment(config, key, hw.clock)
+            insurer_key = None
+            if config.encryption.insurer_public_key:
+                from firmware.crypto import load_insurer_public_key
+                insurer_key = load_insurer_public_key(config.encryption.insurer_public_key)
             self.evidence = Evidence.open(
                 config.spool.path, key, hw.clock, device_id=config.device.id or None,
                 certificate=_read_optional(config.device.certificate),
                 checkpoint_every=config.spool.checkpoint_every,
                 roll_bytes=config.spool.ledger_roll_mb * 2**20, on_record=self._on_record,
-                boot_data={"simulated": hw.simulated})
+                boot_data={"simulated": hw.simulated}, insurer_key=insurer_key)
             self.recorder = Recorder(self.evidence, hw.clock, hw.camera, hw.microphone, hw.pad,
                                      segment_seconds=config.recorder.segment_seconds)
             c, a = config.camera, config.audio

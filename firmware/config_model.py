@@ -178,6 +178,11 @@ class BranchSection:
 
 
 @dataclass(frozen=True)
+class EncryptionSection:
+    insurer_public_key: str = ""        # PEM (X25519 or RSA): session media encrypted to it
+
+
+@dataclass(frozen=True)
 class ControlSection:
     socket: str = "/run/dualrec/control.sock"   # local control socket ("" = none)
 
@@ -195,6 +200,7 @@ class Config:
     speech: SpeechSection = SpeechSection()
     session: SessionSection = SessionSection()
     people: PeopleSection = PeopleSection()
+    encryption: EncryptionSection = EncryptionSection()
     mqtt: MqttSection = MqttSection()
     sync: SyncSection = SyncSection()
     control: ControlSection = ControlSection()

@@ -18,6 +18,7 @@ from drivers.clock import SimClock
 from drivers.sigpad import load_events
 from firmware.appliance import Appliance
 from firmware.config import load_config, replace
+from firmware.crypto import generate_insurer_key
 from firmware.hardware import SAMPLE_SIGNATURE
 from firmware.verifier import verify_path
 
@@ -88,6 +89,10 @@ def run_demo(out: Path | None) -> int:
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="dualrec-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     config = demo_config(out)
+    insurer = out / "insurer"  # a development insurer key: media are encrypted to it
+    if not (insurer / "insurer-x25519.pub").exists():
+        generate_insurer_key(insurer, "x25519")
+    config = replace(config, encryption={"insurer_public_key": str(insurer / "insurer-x25519.pub")})
     started = time.monotonic()
     print(f"dualrec demo: simulated hardware, clock at {SPEED:g}x, output in {out}")
     app = Appliance(config, clock=SimClock(realtime=True, rate=SPEED))
@@ -96,8 +101,12 @@ def run_demo(out: Path | None) -> int:
         summary = ScriptedSalesperson(app).run()
     finally:
         app.close()
-    report = verify_path(out / "spool" / "sessions" / summary["session_id"])
+    session = out / "spool" / "sessions" / summary["session_id"]
+    report = verify_path(session)
     print(format_summary(summary, report, time.monotonic() - started))
+    print(f"encryption  media encrypted to {insurer / 'insurer-x25519.pub'}\n"
+          f"review      dualrec export {session} --out {out / 'review'} "
+          f"--key {insurer / 'insurer-x25519.key'}")
     return 0 if report.ok else 1
 
 

@@ -35,6 +35,7 @@ class SessionState:
     start_seq: int
     files: list[FileEntry] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    key: Any = None   # the session's SessionKey while it is open (encryption at rest)
 
 
 class Evidence:
@@ -43,8 +44,10 @@ class Evidence:
     Use :meth:`open`: it runs recovery first (what a power cut left), then appends BOOT.
     """
 
-    def __init__(self, spool: Spool, ledger: Ledger, clock: Clock) -> None:
+    def __init__(self, spool: Spool, ledger: Ledger, clock: Clock,
+                 insurer_key: Any = None) -> None:
         self.spool = spool
+        self.insurer_key = insurer_key  # media of every session encrypted to this key
         self.ledger = ledger
         self.clock = clock
         self._lock = threading.Lock()
@@ -56,7 +59,8 @@ class Evidence:
              device_id: str | None = None, certificate: str | None = None,
              checkpoint_every: int = 100, roll_bytes: int = 8 * 1024 * 1024,
              on_record: Callable[[Record], None] | None = None,
-             boot_data: dict[str, Any] | None = None) -> "Evidence":
+             boot_data: dict[str, Any] | None = None,
+             insurer_key: Any = None) -> "Evidence":
         from firmware.recovery import recover  # recovery builds on this module's parts
         spool = Spool(spool_path)
         spool.create_dirs()
@@ -75,7 +79,7 @@ class Evidence:
         ledger = Ledger(spool.ledger_dir, key, device_id, clock,
                         checkpoint_every=checkpoint_every, roll_bytes=roll_bytes,
                         on_record=on_record)
-        evidence = cls(spool, ledger, clock)
+        evidence = cls(spool, ledger, clock, insurer_key)
         ledger.append(records.BOOT, data={"firmware": _firmware_version(), **(boot_data or {})})
         return evidence
 
@@ -88,6 +92,14 @@ class Evidence:
         """Open a session: SESSION_START on the chain; returns its id (also its directory)."""
         now = dt.datetime.fromtimestamp(self.clock.realtime_ns() / 1e9, dt.timezone.utc)
         session_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        key, wrapped = None, None
+        if self.insurer_key is not None:  # a wrapping that fails refuses the session
+            from firmware.crypto import SessionKey, fingerprint, session_key_json, wrap
+            key = SessionKey.generate()
+            wrapped = session_key_json(wrap(key, self.insurer_key))
+            data = {**(data or {}), "encryption": {
+                "insurer_key_fingerprint": fingerprint(self.insurer_key),
+                "key_id": key.key_id_hex}}
         with self._lock:
             # the record first: a crash between the two leaves a session with no files, never
             # a directory the chain does not know
@@ -97,7 +109,12 @@ class Evidence:
                 fsync_dir(self.spool.sessions_dir)
             except OSError as exc:
                 raise storage_error(exc, f"session directory {session_id}") from exc
-            self._sessions[session_id] = SessionState(session_id, record.seq)
+            self._sessions[session_id] = SessionState(session_id, record.seq, key=key)
+        if wrapped is not None:  # the wrapped key, in the clear, before any media
+            from firmware.crypto import SESSION_KEY_FILE
+            part = self.spool.new_part(session_id, SESSION_KEY_FILE)
+            part.write(wrapped)
+            self.seal(session_id, [part], {"stream": "session_key", "key_id": key.key_id_hex})
         return session_id
 
     def _state(self, session_id: str) -> SessionState:
@@ -107,8 +124,8 @@ class Evidence:
             raise ValueError(f"session {session_id!r} is not open") from None
 
     def new_file(self, session_id: str, name: str) -> PartFile:
-        self._state(session_id)
-        return self.spool.new_part(session_id, name)
+        """A new file of the session (encrypted when the unit has an insurer key)."""
+        return self.spool.new_part(session_id, name, self._state(session_id).key)
 
     def seal(self, session_id: str, parts: list[PartFile], data: dict[str, Any] | None = None,
              type: str = records.SEGMENT) -> Record:
@@ -154,6 +171,8 @@ class Evidence:
             self.ledger.checkpoint()
             self.ledger.roll()
             del self._sessions[session_id]
+        if state.key is not None:
+            state.key.forget()  # from here on the unit cannot read what it recorded
         return record
 
     def prune_files(self, paths: list[str], data: dict[str, Any] | None = None) -> Record:
@@ -183,6 +202,9 @@ class Evidence:
         if self._closed:
             return
         self._closed = True
+        for state in self._sessions.values():
+            if state.key is not None:
+                state.key.forget()
         try:
             self.ledger.append(records.SHUTDOWN, data={"open_sessions": self.open_sessions})
         finally:

@@ -62,9 +62,12 @@ def device_info_text(info: DeviceInfo) -> str:
 
 
 class PartFile:
-    """A file being written in the spool. Not evidence until :meth:`finish` and a record."""
+    """A file being written in the spool. Not evidence until :meth:`finish` and a record.
 
-    def __init__(self, root: Path, rel: str) -> None:
+    With a ``session_key`` what reaches the disk is ciphertext (docs/encryption.md), and the
+    record seals the ciphertext: verifying needs no key."""
+
+    def __init__(self, root: Path, rel: str, session_key=None) -> None:
         self.rel = rel
         self.final = root / rel
         self.part = self.final.with_name(self.final.name + PART_SUFFIX)
@@ -81,9 +84,16 @@ class PartFile:
             if isinstance(exc, FileExistsError):
                 raise
             raise storage_error(exc, str(self.part)) from exc
+        self._enc = None
+        if session_key is not None:
+            from firmware.crypto import EncryptingWriter
+            self._enc = EncryptingWriter(self._f, session_key, self.final.name)
 
     def write(self, data: bytes) -> None:
         try:
+            if self._enc is not None:
+                self._enc.write(data)
+                return
             self._f.write(data)
         except OSError as exc:
             raise storage_error(exc, str(self.part)) from exc
@@ -92,6 +102,9 @@ class PartFile:
 
     def write_at(self, offset: int, data: bytes) -> None:
         """Overwrite bytes already written (a header whose sizes are known only at the end)."""
+        if self._enc is not None:  # the first chunk only (a header): docs/encryption.md
+            self._enc.write_at(offset, data)
+            return
         try:
             self._f.seek(offset)
             self._f.write(data)
@@ -103,6 +116,8 @@ class PartFile:
     def flush(self) -> None:
         """Hand what was written to the kernel (no fsync: that happens at :meth:`finish`)."""
         try:
+            if self._enc is not None:
+                self._enc.flush()
             self._f.flush()
         except OSError as exc:
             raise storage_error(exc, str(self.part)) from exc
@@ -110,6 +125,8 @@ class PartFile:
     def finish(self) -> FileEntry:
         """fsync, rename to the final name, fsync the directory; the entry for its record."""
         try:
+            if self._enc is not None:
+                self._enc.finish()
             self._f.flush()
             os.fsync(self._f.fileno())
             self._f.close()
@@ -117,6 +134,10 @@ class PartFile:
             fsync_dir(self.final.parent)
         except OSError as exc:
             raise storage_error(exc, str(self.part)) from exc
+        if self._enc is not None:
+            if self._enc.sha256 is None:  # the first chunk was rewritten: hash what is there
+                return FileEntry(self.rel, *hash_file(self.final))
+            return FileEntry(self.rel, self._enc.sha256, self._enc.size)
         if self._rehash:
             digest, size = hash_file(self.final)
         else:
@@ -125,6 +146,11 @@ class PartFile:
 
     def abandon(self) -> None:
         """Close without sealing: the ``.part`` stays for recovery to seal with a GAP."""
+        if self._enc is not None and not self._f.closed:
+            try:
+                self._enc.abandon()
+            except OSError:
+                pass  # a full disk; recovery seals the complete chunks that reached the disk
         if not self._f.closed:
             try:
                 self._f.close()
@@ -161,13 +187,14 @@ class Spool:
     def session_dir(self, session_id: str) -> Path:
         return self.sessions_dir / session_id
 
-    def new_part(self, session_id: str, name: str) -> PartFile:
-        """A new file ``sessions/<session_id>/<name>``; names are plain (no slashes)."""
+    def new_part(self, session_id: str, name: str, session_key=None) -> PartFile:
+        """A new file ``sessions/<session_id>/<name>``; names are plain (no slashes); with a
+        ``session_key`` it is encrypted as it is written."""
         for what, value in (("session id", session_id), ("file name", name)):
             if not SAFE_NAME.match(value) or value.endswith(PART_SUFFIX):
                 raise ValueError(f"{what} {value!r} is not a plain file name "
                                  "(letters, digits, '.', '_', '-')")
-        return PartFile(self.root, f"{SESSIONS_DIR}/{session_id}/{name}")
+        return PartFile(self.root, f"{SESSIONS_DIR}/{session_id}/{name}", session_key)
 
     def part_files(self) -> list[Path]:
         """Every unsealed ``.part`` file under sessions/ and recovered/."""

@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ca(sub)
     _add_device(sub)
     add_roster_parser(sub)
+    from firmware.crypto.cli import add_insurer_key_parser
+    add_insurer_key_parser(sub)
     return parser
 
 

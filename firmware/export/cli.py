@@ -14,22 +14,28 @@ from firmware.errors import DualrecError
 
 def run_export(session_path: Path, out: Path, key: Path | None = None, *,
                font: Path | None = None) -> int:
-    """Export the session at ``session_path`` into ``out``; ``key`` decrypts media (reserved:
-    media are not encrypted yet); ``font``: a font file with Chinese glyphs to draw with.
+    """Export the session at ``session_path`` into ``out``; ``key`` (the insurer's private key)
+    decrypts its media; ``font``: a font file with Chinese glyphs to draw with.
     Prints what it did; returns the exit status (see the module docstring)."""
     # imported here: PyAV, OpenCV and Pillow are not loaded by the other dualrec commands
     import av
 
     from firmware.export.export import export_session
     from firmware.export.fonts import choose_font
+    from firmware.crypto import SESSION_KEY_FILE
     from firmware.export.media import media_opener
+    if key is None and (Path(session_path) / SESSION_KEY_FILE).exists():
+        print(f"dualrec export: {session_path}: its media are encrypted to the insurer's key; "
+              "give --key INSURER_PRIVATE_KEY", file=sys.stderr)
+        return 2
     try:
-        result = export_session(Path(session_path), Path(out), opener=media_opener(key),
+        opener = media_opener(key)
+        result = export_session(Path(session_path), Path(out), opener=opener,
                                 font=choose_font(font) if font else None)
     except (DualrecError, OSError, av.error.FFmpegError) as exc:
         print(f"dualrec export: {exc}", file=sys.stderr)
         return 2
-    for problem in result.problems:
+    for problem in list(result.problems) + list(getattr(opener, "problems", [])):
         print(f"dualrec export: warning: {problem}", file=sys.stderr)
     if result.verify_error is not None:
         print(f"dualrec export: warning: the session could not be verified: "
@@ -64,7 +70,7 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("session", help="the session directory, SPOOL/sessions/<id>")
     p.add_argument("--out", required=True, help="directory to write the review copy into "
                    "(created if missing; not inside the spool)")
-    p.add_argument("--key", help="the insurer's key to decrypt media (reserved)")
+    p.add_argument("--key", help="the insurer's private key (PEM) to decrypt the session's media")
     p.add_argument("--font", help="a TrueType/OpenType font with Chinese glyphs "
                    "(default: found with fontconfig)")
     p.set_defaults(func=cmd_export)

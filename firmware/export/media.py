@@ -25,9 +25,12 @@ def open_media(path: Path) -> bytes:
 
 
 def media_opener(key: Path | None) -> MediaOpener:
-    """The opener for a spool: plain reading without a key. Media are not encrypted by this
-    firmware version, so a key is refused rather than silently ignored."""
+    """The opener for a session's media: plain reading without a key; with the insurer's
+    private key, each session's ``session-key.json`` is unwrapped and media decrypted."""
     if key is None:
         return open_media
-    raise MediaKeyError(f"--key {key}: this firmware stores media unencrypted and has no "
-                        "decryption yet; export without --key")
+    from firmware.crypto import MediaDecryptor, load_insurer_private_key
+    try:
+        return MediaDecryptor(load_insurer_private_key(key))
+    except (OSError, ValueError) as exc:
+        raise MediaKeyError(f"--key {key}: {exc}") from None
