@@ -315,14 +315,8 @@ class Appliance:
         if self.flow.state == "fault" or not self.flow._thread.is_alive():
             return False
         if self.recorder.recording:
-            if self.recorder.fault is not None:
-                return False
-            now = self.clock.monotonic_ns()
-            v, a = self.recorder.video.stats, self.recorder.audio.stats
-            stale = 3_000_000_000
-            fresh_video = self.flow.binding.mode != "av" or (
-                v.last_ns is not None and now - v.last_ns < stale)
-            return fresh_video and a.first_ns is not None
+            return self.recorder.fresh(self.clock.monotonic_ns(),
+                                       video=self.flow.binding.mode == "av")
         return True
 
     def close(self) -> None:

@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     from firmware.people.cli import add_people_parsers
     add_export_parser(sub)
     add_people_parsers(sub)
+    from firmware.hwcheck import add_hwcheck_parser
+    add_hwcheck_parser(sub)
     return p
 
 

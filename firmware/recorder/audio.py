@@ -42,6 +42,7 @@ class AudioStats:
     segments: int = 0
     lost_samples: int = 0
     first_ns: int | None = None
+    last_ns: int | None = None       # the newest block's first sample (freshness)
     gaps: list[tuple[int, int, str]] = field(default_factory=list)
 
 
@@ -90,6 +91,7 @@ class AudioSegmenter:
             self.stats.samples += block.frames
             if self.stats.first_ns is None:
                 self.stats.first_ns = block.first_sample_ns
+            self.stats.last_ns = block.first_sample_ns
             self._next_index = block.sample_index + block.frames
             if seg.frames >= self._segment_frames:
                 self._seal_current()

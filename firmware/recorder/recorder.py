@@ -3,6 +3,7 @@ and seals everything through one :class:`~firmware.recorder.sealer.Sealer`."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -121,6 +122,18 @@ class Recorder:
         log.error("recording %s: evidence can no longer be written: %s", self.session_id, exc)
         if self._on_fault is not None:
             self._on_fault(exc)
+
+    def fresh(self, now_ns: int, stale_ns: int = 3_000_000_000, video: bool = True) -> bool:
+        """Capture is really working: frames (when ``video``) and audio newer than
+        ``stale_ns`` on the clock, and a write completed within a few segment lengths."""
+        if self.session_id is None or self._sealer is None or self._sealer.error is not None:
+            return False
+        v, a = self.video.stats, self.audio.stats
+        if video and (v.last_ns is None or now_ns - v.last_ns > stale_ns):
+            return False
+        if a.last_ns is None or now_ns - a.last_ns > stale_ns:
+            return False
+        return time.monotonic() - self._sealer.last_done < max(3 * self.segment_ns / 1e9, 5.0)
 
     @property
     def fault(self) -> BaseException | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Sealer:
         self._on_fault = on_fault
         self.error: BaseException | None = None
         self.jobs_done = 0
+        self.last_done = time.monotonic()   # when a write last completed (watchdog freshness)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -46,6 +48,7 @@ class Sealer:
                 try:
                     job()
                     self.jobs_done += 1
+                    self.last_done = time.monotonic()
                 except BaseException as exc:  # reported to the owner, not swallowed
                     if on_drop is not None:
                         on_drop()

@@ -115,14 +115,17 @@ def test_unplugged_devices_come_back_without_ending_the_session(rig):
     sid = ev.start_session()
     rec.start(sid)
     session_seconds(clock, 1.5)
+    assert rec.fresh(clock.monotonic_ns())
     rec.camera.unplug()
     rec.microphone.unplug()
     rec.pad.unplug()
     session_seconds(clock, 2)
+    assert not rec.fresh(clock.monotonic_ns(), stale_ns=1_000_000_000)  # the watchdog starves
     rec.camera.replug()
     rec.microphone.replug()
     rec.pad.replug()
     session_seconds(clock, 1.5)
+    assert rec.fresh(clock.monotonic_ns())
     _info, events = load_events(SAMPLE_SIGNATURE)
     rec.pad.play(events[:400], wait=True)
     assert rec.seal_signature("sig") is not None
