@@ -8,7 +8,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["firmware", "firmware.*", "drivers", "drivers.*",
                                     "provisioning", "provisioning.*"]),
-    package_data={"": ["*.toml", "*.jsonl"]},
+    package_data={"": ["*.toml", "scripts/*.toml", "samples/*.jsonl"]},
     install_requires=[
         "cryptography>=42",
         "numpy>=1.26",

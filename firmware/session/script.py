@@ -17,7 +17,7 @@ from firmware.errors import ConfigError
 NODE_KINDS = ("consent", "statement", "question", "show_credentials", "show_id", "documents",
               "signature")
 EVIDENCE = ("photo", "signature", "answer")
-SCRIPTS_DIR = Path(__file__).resolve().parent.parent.parent / "config" / "scripts"
+SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"  # -> config/scripts
 _ID = re.compile(r"[a-z][a-z0-9_-]{0,40}")
 
 
