@@ -10,7 +10,6 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from drivers.clock import Clock

@@ -5,7 +5,6 @@ import os
 import subprocess
 import time
 
-import pytest
 
 from drivers.clock import SystemClock
 from firmware.evidence import Evidence

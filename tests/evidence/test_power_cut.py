@@ -111,7 +111,7 @@ def test_part_file_and_renamed_but_unrecorded_file_are_sealed(tmp_path, device_k
 
 
 def test_recover_refuses_a_spool_of_another_unit(tmp_path, spool, capsys):
-    other = DeviceKey.load_or_create(tmp_path / "other.key")
+    DeviceKey.load_or_create(tmp_path / "other.key")  # another unit's key
     config = tmp_path / "c.toml"
     config.write_text(f'[device]\nkey_file = "{tmp_path / "other.key"}"\n')
     assert main(["recover", str(spool.root), "--config", str(config)]) == 2
