@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from sim_config import write_sim_config
 
 from firmware.verifier import verify_path
 
@@ -21,28 +22,7 @@ def cli(*args, timeout=60):
 
 @pytest.fixture
 def daemon(tmp_path):
-    config = tmp_path / "dualrec.toml"
-    sock = tmp_path / "control.sock"
-    config.write_text(f"""
-[device]
-key_file = "{tmp_path}/keys/device.key"
-[spool]
-path = "{tmp_path}/spool"
-min_free_mb = 16
-[drivers]
-backend = "sim"
-[camera]
-width = 320
-height = 240
-fps = 15
-bitrate = 300000
-[speech]
-cache_dir = "{tmp_path}/speech"
-[session]
-template = "bank-life"
-[control]
-socket = "{sock}"
-""")
+    config = write_sim_config(tmp_path)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(60)

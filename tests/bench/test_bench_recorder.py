@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from sim_config import write_sim_config
+
 from drivers.audio import open_microphone
 from drivers.camera import open_camera
 from drivers.clock import SimClock, SystemClock
@@ -159,20 +161,7 @@ def _rss_mb(pid: int) -> float:
 def test_daemon_memory_and_idle_cpu(tmp_path, record_result):
     """RSS of `dualrec run` (simulated hardware) when idle, and its CPU over 20 s idle; target
     ≤ 150 MB and ≤ 2 %. Baseline: a bare Python interpreter's RSS."""
-    config = tmp_path / "c.toml"
-    config.write_text(f"""
-[device]
-key_file = "{tmp_path}/device.key"
-[spool]
-path = "{tmp_path}/spool"
-min_free_mb = 16
-[drivers]
-backend = "sim"
-[speech]
-cache_dir = "{tmp_path}/speech"
-[control]
-socket = "{tmp_path}/control.sock"
-""")
+    config = write_sim_config(tmp_path, small=False)
     bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
                              str(config)], stderr=subprocess.DEVNULL)

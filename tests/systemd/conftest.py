@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sim_config import write_sim_config
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"
@@ -60,28 +61,7 @@ def dualrec_cli():
 @pytest.fixture
 def sim_config(tmp_path) -> Path:
     """A configuration on simulated hardware (small frames), everything under tmp_path."""
-    config = tmp_path / "dualrec.toml"
-    config.write_text(f"""
-[device]
-key_file = "{tmp_path}/keys/device.key"
-[spool]
-path = "{tmp_path}/spool"
-min_free_mb = 16
-[drivers]
-backend = "sim"
-[camera]
-width = 320
-height = 240
-fps = 15
-bitrate = 300000
-[speech]
-cache_dir = "{tmp_path}/speech"
-[session]
-template = "bank-life"
-[control]
-socket = "{tmp_path}/control.sock"
-""")
-    return config
+    return write_sim_config(tmp_path)
 
 
 class NotifySocket:
