@@ -141,8 +141,19 @@ class Appliance:
         hooks = ApplianceHooks(self, request_stop=request_stop, logs=logs)
         self.agent = FleetAgent(settings, hooks, on_error=self._uplink_failed)
         self.add_record_listener(self.agent.on_record)
+        self.add_record_listener(self._forward_event)
         self.add_session_listener(lambda summary: self.agent.event("session_ended", summary))
         self.agent.start()
+
+    FLEET_EVENTS = ("selftest", "record_refused", "device_lost", "badge_refused")
+
+    def _forward_event(self, record: Record) -> None:
+        """Self-tests, refused recordings and lost devices reach the fleet as events (their
+        data holds no personal information; the agent checks that again)."""
+        if record.type == records.EVENT and record.data.get("kind") in self.FLEET_EVENTS:
+            data = {k: v for k, v in record.data.items() if k != "kind"}
+            self.agent.event(record.data["kind"], {"seq": record.seq,
+                                                   "session": record.session, **data})
 
     def _uplink_failed(self, exc: BaseException) -> None:
         log.error("uplink: %s", exc)
@@ -188,6 +199,8 @@ class Appliance:
         self.hardware.panel.status("fault" if state in ("fault", "selftest_failed") else "online")
         if self.agent is not None:
             self.agent.notify_state()
+            if state in ("fault", "selftest_failed"):
+                self.agent.event("fault", {"state": state})
 
     # -- status and control --------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -66,7 +66,6 @@ def test_a_session_reaches_the_fleet_and_the_bucket(tmp_path, s3):
     try:
         app.start_fleet(request_stop=lambda code: stop_restart.set(), logs=lambda n: "log")
         assert app.agent.ready.wait(10)
-        app.flow.request_selftest()
         with OperatorClient(broker.operator_url, cert=op_cert, key=op_key,
                             ca_file=pki.ca_file, timeout=10) as watcher, \
                 OperatorClient(broker.operator_url, cert=op_cert, key=op_key,
@@ -77,10 +76,12 @@ def test_a_session_reaches_the_fleet_and_the_bucket(tmp_path, s3):
                 duration=120))
             follower.start()
             time.sleep(0.5)
+            app.flow.request_selftest()
             sid = drive(app)
             wait_for(lambda: any(e.get("kind") == "session_ended" for e in events),
                      timeout=30, what="session_ended event")
             ended = next(e for e in events if e.get("kind") == "session_ended")
+            assert any(e.get("kind") == "selftest" for e in events), events
             assert ended["data"]["session_id"] == sid and ended["data"]["verdict"] == "pass"
             answers = op.request([DEVICE], "status")
             assert answers[DEVICE]["ok"], answers
