@@ -123,8 +123,10 @@ def format_summary(summary: dict, report, wall_s: float) -> str:
         f"audio       {st['audio_ms'] / 1000:.1f} s in {st['audio_segments']} segments",
         f"signatures  {st['signatures']}",
         f"gaps        {st['gaps']}",
-        f"A/V offset  {'n/a' if offset is None else f'{offset / 1000:.1f} ms'} "
-        "(first frame after first audio sample)",
+        "A/V offset  " + ("n/a" if offset is None else
+                          f"{abs(offset) / 1000:.1f} ms (the first video frame "
+                          f"{'after' if offset >= 0 else 'before'} the first audio sample; both "
+                          "on CLOCK_MONOTONIC, so playback aligns them exactly)"),
         f"script      {'complete' if summary['script_complete'] else 'INCOMPLETE'}, "
         f"{summary['refusals']} NEXT refused",
         f"quality     {summary['verdict']}"
