@@ -107,43 +107,64 @@ def test_no_frames_lost_in_a_15_minute_session(tmp_path, record_result):
                   wall_s=round(wall, 1), target_lost=0)
 
 
+class DiscardAudio:
+    def audioblock(self, block):
+        pass
+
+    def audio_gap(self, *a):
+        pass
+
+    def microphone_lost(self, *a):
+        pass
+
+    def microphone_restored(self, *a):
+        pass
+
+
 def test_recorder_cpu_against_the_encoder_alone(tmp_path, record_result):
-    """CPU of 10 s of recording at 1080p30 + 48 kHz audio through the recorder, against the
-    same simulated camera encoding into nothing for 10 s, both in real time. Target: the
-    recorder's overhead ≤ 5 % of one core (ratio ≤ 1.05 when the encoder takes a core)."""
+    """CPU of 10 s of recording at 1080p30 + 48 kHz audio through the recorder (segments
+    written, hashed, sealed, chained), against the same simulated camera and microphone
+    delivering into nothing for 10 s, both in real time. Targets: ratio ≤ 1.05, and the
+    recorder's overhead ≤ 5 % of one core."""
     seconds = 10.0
 
     def run(with_recorder: bool) -> float:
         clock = SystemClock()
         cam = open_camera("sim", clock=clock, width=1920, height=1080, fps=30,
                           bitrate=5_000_000, scene="face")
-        t0 = time.process_time()
+        mic = open_microphone("sim", clock=clock)
+        mic.set_source("silence")
         if with_recorder:
             ev = Evidence.open(tmp_path / f"spool-{time.monotonic_ns()}", DeviceKey.generate(),
                                clock)
-            mic = open_microphone("sim", clock=clock)
-            mic.set_source("silence")
             rec = Recorder(ev, clock, cam, mic)
             sid = ev.start_session()
+            t0 = time.process_time()
             rec.start(sid)
             time.sleep(seconds)
             rec.stop()
+            used = time.process_time() - t0
             ev.end_session(sid)
             ev.close()
-            mic.close()
         else:
+            t0 = time.process_time()
             cam.start(Discard())
+            mic.start(DiscardAudio())
             time.sleep(seconds)
             cam.stop()
+            mic.stop()
+            used = time.process_time() - t0
         cam.close()
-        return time.process_time() - t0
+        mic.close()
+        return used
 
-    alone = min(run(False) for _ in range(2))
-    recorded = min(run(True) for _ in range(2))
-    record_result("recorder_cpu_vs_encoder", encoder_alone_cpu_s=round(alone, 2),
+    runs = [(run(False), run(True)) for _ in range(3)]  # interleaved; the least disturbed
+    alone = min(a for a, _ in runs)
+    recorded = min(r for _, r in runs)
+    record_result("recorder_cpu_vs_encoder", devices_alone_cpu_s=round(alone, 2),
                   recorder_cpu_s=round(recorded, 2), ratio=round(recorded / alone, 3),
                   overhead_core_percent=round((recorded - alone) / seconds * 100, 2),
-                  target="overhead <= 5 % of a core")
+                  target="ratio <= 1.05; overhead <= 5 % of a core")
 
 
 def _proc_cpu_s(pid: int) -> float:
