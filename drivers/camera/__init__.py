@@ -9,7 +9,8 @@ import inspect
 from typing import Any
 
 from drivers.camera.base import (ANALYSIS_WIDTH, HEALTH_LOST, HEALTH_OK, HEALTH_STOPPED,
-                                 Camera, CameraStateError, EncodedFrame, FrameSink)
+                                 Camera, CameraStateError, DiscardFrames, EncodedFrame,
+                                 FrameSink)
 from drivers.camera.gaps import FrameGap, FrameGapDetector
 from drivers.clock.base import Clock
 from drivers.errors import BadDriverArgument
@@ -17,8 +18,8 @@ from drivers.errors import BadDriverArgument
 BACKENDS = ("sim", "picamera2")
 
 __all__ = ["ANALYSIS_WIDTH", "BACKENDS", "HEALTH_LOST", "HEALTH_OK", "HEALTH_STOPPED", "Camera",
-           "CameraStateError", "EncodedFrame", "FrameGap", "FrameGapDetector", "FrameSink",
-           "open_camera"]
+           "CameraStateError", "DiscardFrames", "EncodedFrame", "FrameGap", "FrameGapDetector",
+           "FrameSink", "open_camera"]
 
 
 def _backend_class(backend: str) -> type[Camera]:

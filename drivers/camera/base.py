@@ -64,6 +64,23 @@ class FrameSink(Protocol):
     def camera_restored(self, timestamp_ns: int) -> None: ...
 
 
+class DiscardFrames:
+    """A :class:`FrameSink` that keeps nothing: for a camera that is only looked through
+    (photos, analysis images, badge reading) while its frames are not recorded."""
+
+    def outputframe(self, frame: EncodedFrame) -> None:
+        pass
+
+    def frames_dropped(self, after_ns: int, before_ns: int, count: int) -> None:
+        pass
+
+    def camera_lost(self, timestamp_ns: int, reason: str) -> None:
+        pass
+
+    def camera_restored(self, timestamp_ns: int) -> None:
+        pass
+
+
 class Camera(abc.ABC):
     """A video camera with an H.264 encoder behind it.
 

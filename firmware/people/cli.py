@@ -24,22 +24,6 @@ from firmware.people.roster import StaffEntry
 from firmware.people.signed_roster import load_roster, read_public_key
 
 
-class _DiscardSink:
-    """A FrameSink for a camera that is only looked through (frames are not kept)."""
-
-    def outputframe(self, frame: Any) -> None:
-        pass
-
-    def frames_dropped(self, after_ns: int, before_ns: int, count: int) -> None:
-        pass
-
-    def camera_lost(self, timestamp_ns: int, reason: str) -> None:
-        pass
-
-    def camera_restored(self, timestamp_ns: int) -> None:
-        pass
-
-
 def _date(text: str) -> dt.date:
     try:
         return fields.date(text, "--on")
@@ -70,7 +54,7 @@ def _report(args: argparse.Namespace, status: str, message: str,
 
 
 def _look_through_camera(args: argparse.Namespace, reader: Any, on: dt.date) -> Any:
-    from drivers.camera import open_camera
+    from drivers.camera import DiscardFrames, open_camera
     from drivers.clock import SystemClock
     clock = SystemClock()
     size = (640, 480) if args.camera == "sim" else (1280, 720)
@@ -79,7 +63,7 @@ def _look_through_camera(args: argparse.Namespace, reader: Any, on: dt.date) -> 
             if args.camera != "sim":
                 raise PeopleError("--show works with the simulated camera only")
             camera.show_image(_read_image(args.show))  # type: ignore[attr-defined]
-        camera.start(_DiscardSink())
+        camera.start(DiscardFrames())
         try:
             return reader.scan(camera, on, clock, timeout_s=args.timeout)
         finally:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from drivers.audio import AudioBlock, Microphone
-from drivers.camera import Camera
+from drivers.camera import Camera, DiscardFrames
 from drivers.clock import Clock
 from drivers.sigpad import SignaturePad
 from firmware.errors import DualrecError
@@ -20,22 +20,6 @@ from firmware.recorder.sealer import Sealer
 from firmware.recorder.video import VideoSegmenter
 
 log = logging.getLogger(__name__)
-
-
-class DiscardFrames:
-    """A frame sink that keeps nothing: the camera runs for photos and analysis only."""
-
-    def outputframe(self, frame) -> None:
-        pass
-
-    def frames_dropped(self, after_ns: int, before_ns: int, count: int) -> None:
-        pass
-
-    def camera_lost(self, timestamp_ns: int, reason: str) -> None:
-        log.warning("camera lost (audio + photo mode): %s", reason)
-
-    def camera_restored(self, timestamp_ns: int) -> None:
-        log.info("camera restored")
 
 
 class RecorderStateError(DualrecError, RuntimeError):

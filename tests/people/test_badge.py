@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.camera import open_camera
+from drivers.camera import DiscardFrames, open_camera
 from drivers.clock import SimClock
 from firmware.keys import DeviceKey
 from firmware.people import (BadgeError, Roster, RosterSignatureError, StaffNotOnRoster,
@@ -18,20 +18,6 @@ from firmware.people.badge_reader import BadgeReader
 from firmware.people.qr import decode_qr, qr_image
 from firmware.people.salesperson import BankEmployee
 from provisioning.roster import badge_image
-
-
-class NullSink:
-    def outputframe(self, frame: Any) -> None:
-        pass
-
-    def frames_dropped(self, after_ns: int, before_ns: int, count: int) -> None:
-        pass
-
-    def camera_lost(self, timestamp_ns: int, reason: str) -> None:
-        pass
-
-    def camera_restored(self, timestamp_ns: int) -> None:
-        pass
 
 
 @pytest.fixture
@@ -163,7 +149,7 @@ def test_reader_needs_a_verified_roster(samples: Any) -> None:
 
 def test_badge_through_the_simulated_camera(camera: Any, reader: BadgeReader, roster: Roster,
                                             backoffice_key: DeviceKey, samples: Any) -> None:
-    camera.start(NullSink())
+    camera.start(DiscardFrames())
     try:
         result = reader.scan(camera, samples.today, camera.clock, timeout_s=0.5)
         assert result.status == "no_code"  # the test pattern: nothing to read
@@ -186,7 +172,7 @@ def test_full_resolution_still_is_used_when_the_analysis_frame_is_too_small(
     scene[20:20 + badge.shape[0], 20:20 + badge.shape[1]] = badge
     camera = open_camera("sim", clock=SimClock(), width=1280, height=960, fps=10)
     camera.show_image(scene)
-    camera.start(NullSink())
+    camera.start(DiscardFrames())
     try:
         camera.capture_jpeg()  # wait for a frame with the scene
         small = camera.analysis_frame()[0]
@@ -201,7 +187,7 @@ def test_full_resolution_still_is_used_when_the_analysis_frame_is_too_small(
 def test_forged_badge_through_the_camera(camera: Any, reader: BadgeReader,
                                          other_key: DeviceKey, samples: Any) -> None:
     camera.show_image(qr_image(badge_text(other_key, "S0001", 1), label="S0001"))
-    camera.start(NullSink())
+    camera.start(DiscardFrames())
     try:
         result = reader.scan(camera, samples.today, camera.clock, timeout_s=5)
     finally:
