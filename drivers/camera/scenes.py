@@ -1,16 +1,36 @@
-"""What the simulated camera sees: a test pattern, a face, darkness, a covered lens, any image.
+"""What the simulated camera sees: a test pattern, a face, darkness, a covered lens, the
+counter with two people or with the customer gone, an ID card or a 投保单 held to the lens, or
+any image.
+
+The people are real photographs that ship in pinned packages: scikit-image's ``astronaut``
+(Eileen Collins, a NASA photograph, public domain) stands for the salesperson, matplotlib's
+sample ``grace_hopper.jpg`` (Grace Hopper's US Navy portrait, public domain) for the customer.
+The documents are drawn by :mod:`drivers.camera.documents`.
 
 Every frame gets its CLOCK_MONOTONIC time and slot number drawn in, so a frame decoded from a
 recording can be matched to its timestamp by eye.
 """
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from typing import Any, Callable
+
 import cv2
 import numpy as np
 
-from drivers.errors import BadDriverArgument
+from drivers.camera.documents import (ApplicationForm, IdCard, render_application_form,
+                                      render_id_card, sample_application_form, sample_id_card)
+from drivers.errors import BadDriverArgument, DeviceMissingError
 
-SCENES = ("pattern", "face", "dark", "covered")
+SCENES = ("pattern", "face", "dark", "covered", "two_people", "customer_left", "id_card",
+          "application_form")
+
+#: what each scene may be given by ``set_scene(scene, **content)``
+SCENE_CONTENT = {"id_card": ("card",), "application_form": ("form",)}
+
+_COUNTER_BGR = (92, 108, 124)   # the counter top behind a document held to the lens
+_MATPLOTLIB = "matplotlib==3.11.2"
 
 # BGR colour bars, as on a broadcast test card.
 _BARS = ((192, 192, 192), (0, 192, 192), (192, 192, 0), (0, 192, 0),
@@ -49,10 +69,76 @@ def colour_bars(width: int, height: int) -> np.ndarray:
 
 def face_scene(width: int, height: int) -> np.ndarray:
     """scikit-image's astronaut photograph (a frontal face) on a mid-grey background."""
+    return fit_image(_astronaut(), width, height, background=128)
+
+
+def _astronaut() -> np.ndarray:
     from skimage import data  # imported on first use: scikit-image is slow to import
 
-    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    return fit_image(astronaut, width, height, background=128)
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def _grace_hopper() -> np.ndarray:
+    """matplotlib's sample photograph, read without importing matplotlib."""
+    spec = importlib.util.find_spec("matplotlib")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(roots[0]) / "mpl-data" / "sample_data" / "grace_hopper.jpg" if roots else None
+    image = cv2.imread(str(path)) if path is not None and path.is_file() else None
+    if image is None:
+        raise DeviceMissingError(f"the customer's photograph comes from matplotlib's sample data "
+                                 f"(grace_hopper.jpg), which is missing; install it with "
+                                 f"'pip install {_MATPLOTLIB}'")
+    return image
+
+
+def _paste(canvas: np.ndarray, image: np.ndarray, centre_x: int, height: int) -> None:
+    """``image`` scaled to ``height`` and pasted standing on the bottom edge at ``centre_x``."""
+    h, w = image.shape[:2]
+    fw = max(1, round(w * height / h))
+    fitted = cv2.resize(image, (fw, height), interpolation=cv2.INTER_AREA)
+    ch, cw = canvas.shape[:2]
+    x0 = centre_x - fw // 2
+    left, right = max(0, x0), min(cw, x0 + fw)
+    top = ch - height
+    canvas[max(0, top):ch, left:right] = fitted[max(0, -top):, left - x0:right - x0]
+
+
+def counter_scene(width: int, height: int, customer: bool = True) -> np.ndarray:
+    """The counter seen by the unit: the salesperson on the left and, if ``customer``, the
+    customer on the right; without, the customer's place is empty (they walked away)."""
+    canvas = np.full((height, width, 3), 128, np.uint8)
+    tall = round(height * 0.95)
+    _paste(canvas, _astronaut(), round(width * 0.28), tall)
+    if customer:
+        _paste(canvas, _grace_hopper(), round(width * 0.72), tall)
+    return canvas
+
+
+def held_document(document: np.ndarray, width: int, height: int, fill: float) -> np.ndarray:
+    """``document`` held to the lens: fitted into ``fill`` of the frame, over the counter."""
+    inner = fit_image(document, max(1, round(width * fill)), max(1, round(height * fill)),
+                      background=0)
+    canvas = np.empty((height, width, 3), np.uint8)
+    canvas[:] = _COUNTER_BGR
+    y, x = (height - inner.shape[0]) // 2, (width - inner.shape[1]) // 2
+    region = canvas[y:y + inner.shape[0], x:x + inner.shape[1]]
+    paper = inner.any(axis=2)
+    region[paper] = inner[paper]
+    return canvas
+
+
+def id_card_scene(width: int, height: int, card: IdCard | None = None) -> np.ndarray:
+    """``card`` (a fictional sample if None) held up, filling most of the frame."""
+    return held_document(render_id_card(card or sample_id_card()), width, height, 0.9)
+
+
+def application_form_scene(width: int, height: int,
+                           form: ApplicationForm | None = None) -> np.ndarray:
+    """The top of the first page of ``form`` held close to the lens (title, insurer and
+    application number readable), as a salesperson shows it."""
+    page = render_application_form(form or sample_application_form())
+    top = page[:page.shape[1] * 9 // 16]
+    return held_document(top, width, height, 0.96)
 
 
 def dark_scene(width: int, height: int) -> np.ndarray:
@@ -82,12 +168,29 @@ class SceneRenderer:
         """The scene's name; ``"image"`` after :meth:`show_image`."""
         return self._scene
 
-    def set_scene(self, scene: str) -> None:
-        makers = {"pattern": colour_bars, "face": face_scene, "dark": dark_scene,
-                  "covered": covered_scene}
+    def set_scene(self, scene: str, **content: Any) -> None:
+        """Show ``scene``; ``content`` as :data:`SCENE_CONTENT` allows (``card=IdCard(...)``
+        for ``"id_card"``, ``form=ApplicationForm(...)`` for ``"application_form"``)."""
+        makers: dict[str, Callable[..., np.ndarray]] = {
+            "pattern": colour_bars, "face": face_scene, "dark": dark_scene,
+            "covered": covered_scene, "two_people": counter_scene,
+            "customer_left": lambda w, h: counter_scene(w, h, customer=False),
+            "id_card": id_card_scene, "application_form": application_form_scene}
         if scene not in makers:
             raise BadDriverArgument(f"scene={scene!r}: must be one of {', '.join(SCENES)}")
-        self._base = makers[scene](self.width, self.height)
+        allowed = SCENE_CONTENT.get(scene, ())
+        unknown = sorted(set(content) - set(allowed))
+        if unknown:
+            raise BadDriverArgument(
+                f"scene {scene!r} takes {', '.join(allowed) or 'no content'}, not "
+                f"{', '.join(unknown)}")
+        if "card" in content and not isinstance(content["card"], IdCard):
+            raise BadDriverArgument(f"card must be an IdCard, got "
+                                    f"{type(content['card']).__name__}")
+        if "form" in content and not isinstance(content["form"], ApplicationForm):
+            raise BadDriverArgument(f"form must be an ApplicationForm, got "
+                                    f"{type(content['form']).__name__}")
+        self._base = makers[scene](self.width, self.height, **content)
         self._scene = scene
         # Burned-in text as bright as the scene lets it be, so it does not light up the dark.
         self._text_grey = {"dark": 40, "covered": 8}.get(scene, 255)

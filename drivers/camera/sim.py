@@ -12,6 +12,7 @@ Test controls: :meth:`SimCamera.set_scene`, :meth:`SimCamera.show_image`,
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -128,10 +129,11 @@ class SimCamera(Camera):
     def scene(self) -> str:
         return self._renderer.scene
 
-    def set_scene(self, scene: str) -> None:
-        """Show ``"pattern"``, ``"face"``, ``"dark"`` or ``"covered"`` from the next frame on."""
+    def set_scene(self, scene: str, **content: Any) -> None:
+        """Show one of :data:`~drivers.camera.scenes.SCENES` from the next frame on, with its
+        ``content`` if it takes any (``set_scene("id_card", card=IdCard(...))``)."""
         with self._state:
-            self._renderer.set_scene(scene)
+            self._renderer.set_scene(scene, **content)
 
     def show_image(self, bgr: np.ndarray) -> None:
         """Show ``bgr`` (a BGR uint8 image of any size, fitted in) from the next frame on."""
