@@ -20,6 +20,7 @@ setup(
         "evdev>=1.7",
         "paho-mqtt>=2.0",
         "boto3>=1.34",
+        "systemd-python>=235",          # the journal (structured fields) under systemd
     ],
     extras_require={
         "test": [

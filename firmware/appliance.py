@@ -18,6 +18,7 @@ from firmware.errors import ConfigError
 from firmware.evidence import Evidence
 from firmware.hardware import SAMPLE_SIGNATURE, build_hardware
 from firmware.keys import DeviceKey
+from firmware.logs import LogContext
 from firmware.records import Record
 from firmware.recorder import Recorder
 from firmware.session.flow import Binding, SessionFlow
@@ -37,8 +38,10 @@ class Appliance:
     def __init__(self, config: Config, *, clock: Clock | None = None,
                  on_record: Callable[[Record], None] | None = None,
                  on_session_end: Callable[[dict], None] | None = None,
-                 camera_options: dict[str, Any] | None = None) -> None:
+                 camera_options: dict[str, Any] | None = None,
+                 log_context: LogContext | None = None) -> None:
         self.config = config
+        self.log_context = log_context or LogContext()
         self._closed = False
         self._record_listeners = [on_record] if on_record else []
         self._session_listeners = [self._rebind_default] + ([on_session_end] if on_session_end
@@ -59,6 +62,7 @@ class Appliance:
                 checkpoint_every=config.spool.checkpoint_every,
                 roll_bytes=config.spool.ledger_roll_mb * 2**20, on_record=self._on_record,
                 boot_data={"simulated": hw.simulated}, insurer_key=insurer_key)
+            self.log_context.set(device_id=self.evidence.device_id)
             self.recorder = Recorder(self.evidence, hw.clock, hw.camera, hw.microphone, hw.pad,
                                      segment_seconds=config.recorder.segment_seconds)
             c, a = config.camera, config.audio
@@ -79,7 +83,8 @@ class Appliance:
                                     Prompter(hw.speech, hw.speaker), self.selftest,
                                     on_session_end=self._on_session_end,
                                     on_state=self._on_state, can_record=self.storage_blocked,
-                                    badge_reader=badge_reader)
+                                    badge_reader=badge_reader,
+                                    on_progress=self._on_progress)
             hw.panel.set_handler(self.flow.handle)
             self.default_binding = Binding(self.templates[config.session.template],
                                            mode=config.session.mode)
@@ -195,6 +200,10 @@ class Appliance:
                 fn(summary)
             except Exception:
                 log.exception("session listener failed")
+
+    def _on_progress(self, session_id: str, node: str) -> None:
+        """The session and node running now ("" = none): every log line names them."""
+        self.log_context.set(session_id=session_id, node=node)
 
     def _on_state(self, state: str) -> None:
         log.info("state: %s", state)

@@ -80,15 +80,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     from firmware.config import load_config
     try:
         config = load_config(args.config)
+        if args.simulated:
+            from firmware.simulated_unit import prepare_sim_dir, simulated_config
+            config = simulated_config(prepare_sim_dir(_sim_dir(args)), config)
     except ConfigError as exc:
         print(f"dualrec: {exc}", file=sys.stderr)
         return 2
     if args.validate_config:
         print(f"{args.config or config.source}: configuration is valid")
         return 0
-    _setup_logging(config.logging.level)
+    if args.simulated:
+        print(f"dualrec: simulated unit in {_sim_dir(args)}; drive it with `dualrec press "
+              "RECORD --simulated` and `dualrec status --simulated`", file=sys.stderr)
     from firmware.daemon import run_daemon
     return run_daemon(config)
+
+
+def _sim_dir(args: argparse.Namespace) -> Path:
+    from firmware.simulated_unit import default_sim_dir
+    return Path(args.sim_dir) if args.sim_dir else default_sim_dir()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -101,7 +111,12 @@ def _control(args: argparse.Namespace, req: dict) -> int:
     from firmware.config import load_config
     from firmware.control import request
     try:
-        path = args.socket or load_config(args.config).control.socket
+        if args.socket:
+            path = args.socket
+        elif args.simulated:
+            path = str(_sim_dir(args).absolute() / "control.sock")
+        else:
+            path = load_config(args.config).control.socket
         answer = request(path, req)
     except (ConnectionError, OSError, ConfigError) as exc:
         print(f"dualrec: {exc}", file=sys.stderr)
@@ -145,6 +160,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
 def _add_control_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--socket", help="the daemon's control socket (default: from --config)")
     p.add_argument("--config", help="configuration file (for the control socket path)")
+    _add_simulated_args(p)
+
+
+def _add_simulated_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--simulated", action="store_true",
+                   help="the simulated unit of `dualrec run --simulated`")
+    p.add_argument("--sim-dir", metavar="DIR",
+                   help="its directory (default: $XDG_STATE_HOME/dualrec-sim)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="configuration file (TOML)")
     r.add_argument("--validate-config", action="store_true",
                    help="check the configuration, print every problem, exit 0 if valid")
+    _add_simulated_args(r)
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("verify", help="check a spool, a session or s3://BUCKET/PREFIX: 0 "

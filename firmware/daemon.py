@@ -1,7 +1,6 @@
 """``dualrec run``: the appliance daemon (systemd Type=notify; logs to stderr → the journal)."""
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import signal
@@ -12,24 +11,10 @@ from firmware.appliance import Appliance, run_forever
 from firmware.config import parse_config, replace
 from firmware.config_model import Config
 from firmware.errors import ConfigError, DualrecError
+from firmware.logs import DaemonLogging, LogContext
 from firmware.notify import Notifier
 
 log = logging.getLogger(__name__)
-
-
-class RecentLog(logging.Handler):
-    """The last lines logged, for the fleet's fetch-logs command (the journal keeps them all)."""
-
-    def __init__(self, lines: int = 2000) -> None:
-        super().__init__()
-        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self._lines.append(self.format(record))
-
-    def tail(self, lines: int) -> str:
-        return "\n".join(list(self._lines)[-lines:])
 
 
 def with_desired_config(config: Config) -> Config:
@@ -49,10 +34,17 @@ def with_desired_config(config: Config) -> Config:
 
 
 def run_daemon(config: Config) -> int:
+    context = LogContext(config.device.id)
+    logs = DaemonLogging(config.logging.level, context)
+    try:
+        return _run(config, context, logs)
+    finally:
+        logs.close()
+
+
+def _run(config: Config, context: LogContext, logs: DaemonLogging) -> int:
     stop = threading.Event()
     exit_code = [0]
-    recent = RecentLog()
-    logging.getLogger().addHandler(recent)
 
     def request_stop(code: int) -> None:
         exit_code[0] = code
@@ -67,8 +59,8 @@ def run_daemon(config: Config) -> int:
     notifier = Notifier()
     config = with_desired_config(config)
     try:
-        appliance = Appliance(config)
-        appliance.start_fleet(request_stop=request_stop, logs=recent.tail)
+        appliance = Appliance(config, log_context=context)
+        appliance.start_fleet(request_stop=request_stop, logs=logs.recent.tail)
     except (DualrecError, OSError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         notifier.status(f"cannot start: {exc}")
@@ -82,5 +74,7 @@ def run_daemon(config: Config) -> int:
     finally:
         appliance.close()
         notifier.close()
+    if notifier.dropped:
+        log.warning("%d notifications to the service manager were dropped", notifier.dropped)
     log.info("stopped cleanly" + (f" (exit {exit_code[0]}: restart)" if exit_code[0] else ""))
     return exit_code[0]

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from notify_socket import NotifySocket
 from sim_config import write_sim_config
 
 from firmware.verifier import verify_path
@@ -23,11 +24,8 @@ def cli(*args, timeout=60):
 @pytest.fixture
 def daemon(tmp_path):
     config = write_sim_config(tmp_path)
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(60)
-    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"),
-               WATCHDOG_USEC="2000000")
+    notify = NotifySocket(tmp_path / "notify.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000")
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
                              str(config)], env=env, stderr=subprocess.PIPE, text=True)
@@ -38,15 +36,8 @@ def daemon(tmp_path):
     notify.close()
 
 
-def messages(notify, until: str, timeout: float = 60) -> list[str]:
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        data = notify.recv(4096).decode()
-        seen += data.split("\n")
-        if any(m.startswith(until) for m in seen):
-            return seen
-    raise AssertionError(f"no {until} in {seen}")
+def messages(notify: NotifySocket, until: str, timeout: float = 60) -> list[str]:
+    return notify.wait_for(until, timeout)
 
 
 def test_daemon_notifies_serves_the_control_socket_and_stops_cleanly(daemon):
@@ -89,3 +80,65 @@ def test_run_refuses_a_bad_config(tmp_path):
     bad.write_text('[drivers]\nbackend = "simulated"\n')
     out = cli("run", "--config", str(bad))
     assert out.returncode == 2 and "backend: must be one of real, sim" in out.stderr
+
+
+def test_a_notify_socket_nobody_reads_never_stops_the_daemon(tmp_path):
+    """A wedged service manager: the datagram queue (10 here) fills, notifications are dropped
+    and counted, and SIGTERM still stops the daemon cleanly."""
+    config = write_sim_config(tmp_path)
+    unread = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    unread.bind(str(tmp_path / "unread.sock"))
+    log = tmp_path / "daemon.log"
+    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "unread.sock"), WATCHDOG_USEC="400000")
+    env.pop("WATCHDOG_PID", None)
+    try:
+        with open(log, "w") as stderr:
+            proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
+                                     str(config)], env=env, stderr=stderr, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while "did not take a notification" not in log.read_text():
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            status = json.loads(cli("status", "--config", str(config)).stdout)
+            assert status["state"] in ("idle", "selftest", "selftest_failed")  # still serving
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0, log.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        unread.close()
+    text = log.read_text()
+    assert "notifications to the service manager were dropped" in text, text
+    assert "stopped cleanly" in text, text
+    assert verify_path(tmp_path / "spool").ok
+
+
+def test_run_simulated_needs_no_configuration(tmp_path):
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--simulated"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            out = subprocess.run([sys.executable, "-m", "firmware.cli", "status",
+                                  "--simulated"], env=env, capture_output=True, text=True,
+                                 timeout=60)
+            if out.returncode == 0 and json.loads(out.stdout)["state"] == "idle":
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, out.stderr
+            time.sleep(0.2)
+        assert json.loads(out.stdout)["simulated"] is True
+        sim_dir = tmp_path / "state" / "dualrec-sim"
+        assert (sim_dir / "spool" / "ledger").is_dir()
+        assert os.stat(sim_dir).st_mode & 0o777 == 0o700
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert verify_path(tmp_path / "state" / "dualrec-sim" / "spool").ok

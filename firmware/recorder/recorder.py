@@ -83,24 +83,44 @@ class Recorder:
         """Start capturing into ``session_id`` (already opened on the chain).
 
         ``video=False``: the audio + photos mode; the camera runs (for photos and analysis)
-        but its frames are not kept. ``audio_tap`` sees every audio block (live levels)."""
+        but its frames are not kept. ``audio_tap`` sees every audio block (live levels).
+
+        :attr:`recording` turns true only once every part (sealer, segmenters, devices) is in
+        place, so readers on other threads (status, the watchdog) never see half a recorder.
+        A device that fails to start stops the ones already started and raises."""
         if self.session_id is not None:
             raise RecorderStateError(f"already recording session {self.session_id}")
+        sealer = Sealer(self._fault, name=f"sealer-{session_id}")
+        started_ns = self.clock.monotonic_ns()
+        video_out = VideoSegmenter(self.evidence, sealer, session_id,
+                                   segment_ns=self.segment_ns, width=self.camera.width,
+                                   height=self.camera.height, fps=self.camera.fps)
+        audio_out = AudioSegmenter(self.evidence, sealer, session_id,
+                                   segment_ns=self.segment_ns, rate=self.microphone.rate,
+                                   channels=self.microphone.channels, tap=audio_tap)
+        pen = (PadRecorder(self.evidence, sealer, session_id, self.pad.info, self.clock)
+               if self.pad is not None else None)
+        self._sealer, self.video, self.audio, self.pen = sealer, video_out, audio_out, pen
+        self._started_ns = started_ns
+        started: list = []
+        try:
+            self.camera.start(video_out if video else DiscardFrames())
+            started.append(self.camera)
+            self.microphone.start(audio_out)
+            started.append(self.microphone)
+            if self.pad is not None:
+                self.pad.start(pen)
+        except BaseException:
+            for device in reversed(started):
+                try:
+                    device.stop()
+                except Exception as exc:
+                    log.error("stopping %s after a failed start: %s", type(device).__name__, exc)
+            video_out.close(self.clock.monotonic_ns())
+            audio_out.close(self.clock.monotonic_ns())
+            sealer.close()
+            raise
         self.session_id = session_id
-        self._sealer = Sealer(self._fault, name=f"sealer-{session_id}")
-        self._started_ns = self.clock.monotonic_ns()
-        self.video = VideoSegmenter(self.evidence, self._sealer, session_id,
-                                    segment_ns=self.segment_ns, width=self.camera.width,
-                                    height=self.camera.height, fps=self.camera.fps)
-        self.audio = AudioSegmenter(self.evidence, self._sealer, session_id,
-                                    segment_ns=self.segment_ns, rate=self.microphone.rate,
-                                    channels=self.microphone.channels, tap=audio_tap)
-        self.camera.start(self.video if video else DiscardFrames())
-        self.microphone.start(self.audio)
-        if self.pad is not None:
-            self.pen = PadRecorder(self.evidence, self._sealer, session_id, self.pad.info,
-                                   self.clock)
-            self.pad.start(self.pen)
 
     def _fault(self, exc: BaseException) -> None:
         log.error("recording %s: evidence can no longer be written: %s", self.session_id, exc)

@@ -64,7 +64,8 @@ class SessionFlow:
                  selftest: SelfTest, *, on_state: Callable[[str], None] | None = None,
                  on_session_end: Callable[[dict], None] | None = None,
                  can_record: Callable[[], str | None] | None = None,
-                 badge_reader=None) -> None:
+                 badge_reader=None,
+                 on_progress: Callable[[str, str], None] | None = None) -> None:
         self.evidence = evidence
         self.recorder = recorder
         self.panel = panel
@@ -74,6 +75,7 @@ class SessionFlow:
         self._on_state = on_state
         self._on_session_end = on_session_end
         self._can_record = can_record
+        self._on_progress = on_progress or (lambda _session, _node: None)
         self.badge_reader = badge_reader   # with a roster: the salesperson shows a badge QR
         self.binding: Binding | None = None
         self.active: _Active | None = None
@@ -234,6 +236,9 @@ class SessionFlow:
         now = self.clock.monotonic_ns()
         a.nodes.append(NodeOutcome(node.id, node.title, node.kind, now))
         a.photo_due_ns = None
+        self._on_progress(a.session_id, node.id)
+        log.info("node %d/%d %s: %s", index + 1, len(a.binding.template.nodes), node.id,
+                 node.title)
         self._event("node_start", {"node": node.id, "index": index, "title": node.title,
                                    "at_ns": now})
         self.prompter.play(node.id, node.prompt)
@@ -386,8 +391,11 @@ class SessionFlow:
                    "findings": [f.check for f in findings], "refusals": a.refusals,
                    "script_complete": a.complete, "stats": stats.as_dict(),
                    "end_seq": record.seq, "template": a.binding.template.id}
+        log.info("session %s ended (%s): verdict %s, %d refusals", a.session_id, why, verdict,
+                 a.refusals)
         self.active = None
         self.monitor = None
+        self._on_progress("", "")
         self.last_summary = summary
         self.panel.rec_led("off")
         self._set_state("idle")
@@ -400,6 +408,7 @@ class SessionFlow:
         self._set_state("fault")
         if self.active is not None:
             a, self.active = self.active, None
+            self._on_progress("", "")
             try:
                 self.recorder.stop()
                 self.evidence.end_session(a.session_id, {"reason": f"fault: {exc}",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import configparser
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from notify_socket import NotifySocket
 from sim_config import write_sim_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,45 +62,6 @@ def dualrec_cli():
 def sim_config(tmp_path) -> Path:
     """A configuration on simulated hardware (small frames), everything under tmp_path."""
     return write_sim_config(tmp_path)
-
-
-class NotifySocket:
-    """The socket systemd would listen on: NOTIFY_SOCKET datagrams, each line with its time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.seen: list[tuple[float, str]] = []
-
-    def receive(self, seconds: float) -> list[tuple[float, str]]:
-        """Every line that arrives within ``seconds`` (monotonic time, line)."""
-        got: list[tuple[float, str]] = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(4096).decode()
-            except socket.timeout:
-                break
-            now = time.monotonic()
-            got += [(now, line) for line in data.split("\n") if line]
-        self.seen += got
-        return got
-
-    def wait_for(self, line: str, timeout: float = 60) -> list[str]:
-        """Lines up to and including the first that starts with ``line``."""
-        lines: list[str] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for _t, got in self.receive(min(1.0, deadline - time.monotonic())):
-                lines.append(got)
-                if got.startswith(line):
-                    return lines
-        raise AssertionError(f"no {line!r} within {timeout} s; got {lines}")
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class Daemon:
