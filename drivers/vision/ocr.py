@@ -31,7 +31,7 @@ import numpy as np
 
 from drivers.errors import BadDriverArgument, DeviceLostError, DeviceMissingError, DriverError
 from drivers.vision.model_files import verified_path
-from drivers.vision.ocr_worker import IDLE_EXIT, MODELS, WorkerConfig
+from drivers.vision.ocr_worker import MODELS, WorkerConfig
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _WORKER_MAIN = "import sys; from drivers.vision.ocr_worker import main; main(sys.argv[1:])"
@@ -109,10 +109,13 @@ class DocumentReader:
                 reply = self._exchange(request)
                 if reply is not None:
                     return _answer(reply, self)
+                # gone before or while reading (idle exit, killed, crashed): a read has no
+                # side effects, so a fresh worker tries once more; an image that kills the
+                # worker kills the second one too and is reported
                 code = self._reap()
-                if code != IDLE_EXIT or attempt == 2:
+                if attempt == 2:
                     raise DeviceLostError(f"ocr: the worker exited (code {code}) while "
-                                          "reading; see the log")
+                                          "reading, twice; see the log")
         raise AssertionError("unreachable")
 
     def release(self) -> None:
