@@ -21,6 +21,7 @@ from provisioning.errors import ProvisioningError
 from provisioning.files import SERVICE_USER, write_file, write_private
 from provisioning.roster import add_roster_parser
 from provisioning.rotation import rotate_evidence_key
+from provisioning.ticket import generate_sales_key, issue_files
 from provisioning.unit_check import UnitFiles, check_unit
 
 FAILURES = (DualrecError, OSError)
@@ -166,6 +167,50 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- ticket ------------------------------------------------------------------------------------
+def cmd_ticket_keygen(args: argparse.Namespace) -> int:
+    try:
+        made = generate_sales_key(args.out)
+    except FAILURES as exc:
+        return _fail("ticket keygen", exc)
+    print(f"sales-system key in {args.out}: {made.private_path.name} (mode 0600: keep it in "
+          f"the sales system, off the units), {made.public_path.name}")
+    print(f"public key (for the units' configuration): {made.key.public.b64}")
+    print(f"fingerprint: {made.key.public.fingerprint}")
+    return 0
+
+
+def cmd_ticket_issue(args: argparse.Namespace) -> int:
+    from firmware.ticket.qr import qr_version
+    try:
+        issued = issue_files(args.spec, args.key, args.qr, args.out)
+    except FAILURES as exc:
+        return _fail("ticket issue", exc)
+    t = issued.ticket
+    print(f"ticket {t.ticket_id} for application {t.application_hash} (hash), expires "
+          f"{t.expires.isoformat()}: {issued.qr_path} ({len(issued.text)} characters, QR "
+          f"version {qr_version(issued.text)} at level M)"
+          + (f", text in {issued.text_path}" if issued.text_path else ""))
+    return 0
+
+
+def _add_ticket(sub: Any) -> None:
+    ticket = sub.add_parser("ticket", help="双录 tickets as a sales system issues them "
+                            "(set-up, demos, tests)")
+    ts = ticket.add_subparsers(dest="ticket_command", required=True)
+    k = ts.add_parser("keygen", help="make a sales-system signing key (Ed25519)")
+    k.add_argument("--out", required=True, help="directory (created 0700) for sales.key "
+                   "(0600) and sales.pub; existing keys are never overwritten")
+    k.set_defaults(func=cmd_ticket_keygen)
+    i = ts.add_parser("issue", help="issue a signed ticket from a spec, as a QR code PNG")
+    i.add_argument("--spec", required=True, help="the ticket spec (JSON; see "
+                   "config/samples/ticket-spec.json)")
+    i.add_argument("--key", required=True, help="the sales-system private key (sales.key)")
+    i.add_argument("--qr", required=True, help="the QR code image to write (PNG)")
+    i.add_argument("--out", help="also write the ticket's DRT1: text to this file")
+    i.set_defaults(func=cmd_ticket_issue)
+
+
 # -- the parser --------------------------------------------------------------------------------
 def _add_ca(sub: Any) -> None:
     ca = sub.add_parser("ca", help="the fleet certificate authority")
@@ -239,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ca(sub)
     _add_device(sub)
     add_roster_parser(sub)
+    _add_ticket(sub)
     from firmware.crypto.cli import add_insurer_key_parser
     add_insurer_key_parser(sub)
     return parser
