@@ -31,6 +31,7 @@ from drivers.errors import BadDriverArgument, DeviceLostError, DeviceMissingErro
 from drivers.speech.kokoro_assets import (CHUNK_TOKENS, DEFAULT_VOICE, MAX_SPEED, MAX_TOKENS,
                                           MIN_SPEED, MODEL_SHA256, VOICES, check_voice_name,
                                           verify)
+from drivers.speech.prompt_files import check_text
 from drivers.speech.synthesizer_worker import IDLE_EXIT, REQUIREMENTS, WorkerConfig
 
 # the directory holding the ``drivers`` package: put first on the worker's PYTHONPATH so it
@@ -86,7 +87,8 @@ class Synthesizer:
         self._load_timeout_s = float(load_timeout_s)
         self._timeout_s = float(timeout_s)
         self._python = python
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()               # one request at a time
+        self._identity_lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._identity: str | None = None
@@ -101,7 +103,7 @@ class Synthesizer:
         renderer, the model's and the voice's pinned hashes, the chunk size and the versions
         of the libraries (read from their metadata, without importing them). Raises
         DeviceMissingError if a library is not installed."""
-        with self._lock:
+        with self._identity_lock:       # not the request lock: a cache hit never waits
             if self._identity is None:
                 versions = {}
                 for name in LIBRARIES:
@@ -140,6 +142,7 @@ class Synthesizer:
     def synthesize(self, text: str, speed: float, out: Path) -> Rendered:
         """Render ``text`` at ``speed`` into the WAV file ``out`` (overwritten; the caller
         renames it into place). BadDriverArgument if the text has nothing speakable."""
+        check_text(text)
         if not isinstance(speed, (int, float)) or not MIN_SPEED <= speed <= MAX_SPEED:
             raise BadDriverArgument(f"speed={speed!r}: must be {MIN_SPEED}..{MAX_SPEED}")
         request = ("render", {"text": text, "speed": float(speed), "out": str(out)})
