@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from firmware.display.stream import QUEUE_EVENTS, ScreenState
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """``coro`` on a fresh event loop of its own thread (as the server runs it; the test's
+    thread may already hold Playwright's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_a_client_that_falls_behind_is_dropped_not_buffered():
