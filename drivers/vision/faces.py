@@ -11,9 +11,10 @@ Why this one (measured on 43 faces in 20 scenes plus 12 face-free images at 320x
 analysis size; see ``tests/bench/test_bench_vision.py`` and the report of issue 14): it finds
 turned (profile, 30° yaw), rolled (±30°), half-lit, dim and noisy faces and faces down to about
 16 px, where OpenCV's Haar cascade finds 67 % of them and MediaPipe's BlazeFace (short or full
-range, whole frame) 37-77 %; its one false detection was a cat's face. It takes ~30-60 ms per
-analysis image on one core here (the Haar cascade ~40 ms). Winograd convolution is switched
-off, which halves its memory (+31 MB instead of +58 MB RSS) for ~1.5x the time.
+range, whole frame) 37-77 %; its one false detection was a cat's face. It takes about as
+long as the Haar cascade per analysis image (~30-40 ms on one core here, unloaded). Winograd
+convolution is switched off, which halves its memory (+20-31 MB RSS instead of +58 MB) for
+~1.5x the time.
 
 Every call is deterministic: the same image gives the same faces.
 """

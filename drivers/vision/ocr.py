@@ -56,7 +56,7 @@ class TextLine:
 class DocumentReader:
     """PP-OCRv4 in a worker process. Thread-safe: one read at a time."""
 
-    def __init__(self, *, threads: int = 2, idle_s: float = 60.0, max_side: int = 1280,
+    def __init__(self, *, threads: int = 2, idle_s: float = 60.0, max_side: int = 960,
                  load_timeout_s: float = 120.0, timeout_s: float = 60.0,
                  python: str = sys.executable) -> None:
         if not isinstance(threads, int) or not 1 <= threads <= 16:
