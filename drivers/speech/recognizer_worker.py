@@ -1,0 +1,155 @@
+"""The recogniser's worker process: faster-whisper (CTranslate2) loaded once, fed over a pipe.
+
+It runs in its own process (``python -m drivers.speech.recognizer_worker --fd N --config JSON``,
+started by :class:`drivers.speech.recognizer.Recognizer` with one end of a socket pair as fd N,
+wrapped on both sides in a ``multiprocessing.connection.Connection``) so that the ~200 MB the model and CTranslate2
+take are returned to the system when it exits, and the daemon's own memory stays small.
+
+Protocol on the pipe (all messages are tuples; the owner is trusted, the worker is ours):
+
+- worker → owner, once: ``("ready", {"load_s", "peak_rss_bytes"})`` or
+  ``("unusable", message)`` naming the model file at fault (then it exits);
+- owner → worker: ``("transcribe", pcm_bytes)`` with 16 kHz mono signed 16-bit little-endian
+  PCM, answered by ``("result", {...})`` or ``("error", reason)``; ``("stop",)`` ends it;
+- with no request for ``idle_s`` seconds the worker exits by itself (exit code 0), which gives
+  its memory back; the owner starts a new one when it next needs it.
+
+Nothing here imports faster-whisper before :func:`serve` runs, so importing this module costs
+nothing in the owner.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from drivers.errors import DeviceMissingError
+from drivers.speech import whisper_assets
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What the worker needs to load and run the model (picklable; see ``Recognizer``)."""
+
+    model_dir: str                  # the models directory (whisper-base/ is under it)
+    verify: bool                    # check every file's size and SHA-256 before loading
+    cpu_threads: int
+    idle_s: float
+    beam_size: int
+    initial_prompt: str | None
+    vad: bool
+    temperatures: tuple[float, ...]
+
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerConfig:
+        fields = json.loads(text)
+        fields["temperatures"] = tuple(fields["temperatures"])
+        return cls(**fields)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the worker process (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="recognizer_worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+    serve(Connection(args.fd), WorkerConfig.from_json(args.config))
+
+
+def serve(conn: Connection, config: WorkerConfig) -> None:
+    """The worker's main: load the model, answer requests, exit when idle or told to stop."""
+    try:
+        _serve(conn, config)
+    except (EOFError, OSError):                 # the owner went away: nobody to answer
+        pass
+    finally:
+        conn.close()
+
+
+def _serve(conn: Connection, config: WorkerConfig) -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"          # a local directory only; never the hub
+    started = time.monotonic()
+    try:
+        model = _load(config)
+    except DeviceMissingError as exc:
+        conn.send(("unusable", str(exc)))
+        return
+    import zhconv                               # traditional → simplified, in this process
+
+    conn.send(("ready", {"load_s": time.monotonic() - started, "peak_rss_bytes": _peak_rss()}))
+    while conn.poll(config.idle_s):
+        message = conn.recv()
+        if message[0] == "stop":
+            return
+        try:
+            result = _transcribe(model, zhconv, config, message[1])
+        except Exception as exc:                # reported to the owner, who raises it
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        else:
+            conn.send(("result", result))
+
+
+def _load(config: WorkerConfig) -> Any:
+    if config.verify:
+        whisper_assets.verify(config.model_dir)
+    else:
+        missing = whisper_assets.missing_file(config.model_dir)
+        if missing is not None:
+            raise DeviceMissingError(f"speech recognition: {missing}: missing; "
+                                     f"{whisper_assets.install_hint(config.model_dir)}")
+    from faster_whisper import WhisperModel
+    home = whisper_assets.home(config.model_dir)
+    try:
+        return WhisperModel(str(home), device="cpu", compute_type="int8",
+                            cpu_threads=config.cpu_threads, num_workers=1,
+                            local_files_only=True)
+    except Exception as exc:                    # CTranslate2 says what it could not read
+        raise DeviceMissingError(
+            f"speech recognition: {home / whisper_assets.MODEL_FILE}: cannot be loaded "
+            f"({type(exc).__name__}: {exc}); "
+            f"{whisper_assets.install_hint(config.model_dir)}") from exc
+
+
+def _transcribe(model: Any, zhconv: Any, config: WorkerConfig, pcm: bytes) -> dict:
+    import numpy as np
+
+    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    started, cpu_before = time.monotonic(), _cpu_s()
+    segments, info = model.transcribe(
+        audio, language="zh", task="transcribe", beam_size=config.beam_size,
+        initial_prompt=config.initial_prompt, vad_filter=config.vad,
+        temperature=list(config.temperatures), condition_on_previous_text=False,
+        without_timestamps=False)
+    found = [(float(s.start), float(s.end), zhconv.convert(s.text.strip(), "zh-hans"))
+             for s in segments]                 # the generator does the work here
+    return {"segments": [s for s in found if s[2]],
+            "audio_s": len(audio) / SAMPLE_RATE,
+            "compute_s": time.monotonic() - started,
+            "cpu_s": _cpu_s() - cpu_before,
+            "language": info.language,
+            "peak_rss_bytes": _peak_rss()}
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)      # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+if __name__ == "__main__":
+    main()
