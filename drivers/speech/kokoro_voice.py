@@ -41,7 +41,12 @@ from drivers.speech.kokoro_assets import (CHUNK_TOKENS, MAX_SPEED, MAX_TOKENS, M
 from drivers.speech.kokoro_vocab import PAD_ID, token_ids
 from drivers.speech.phoneme_chunks import chunk_phonemes, speakable
 
-CHUNK_PAUSE_S = 0.12             # silence put between two chunks
+# The model ends each chunk with up to a second of silence. It is trimmed to the sound (within
+# SILENCE_LEVEL, keeping EDGE_S either side) and chunks are joined by CHUNK_PAUSE_S, a pause
+# between sentences: a 1.5 s gap sounds broken, and Whisper then drops the sentence after it.
+SILENCE_LEVEL = 0.003            # |sample| below this is silence (about -50 dBFS)
+EDGE_S = 0.08                    # silence kept before the first and after the last sound
+CHUNK_PAUSE_S = 0.35             # silence between two chunks (sentences)
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class KokoroVoice:
         for chunk in chunks:
             if pieces:
                 pieces.append(pause)
-            pieces.append(self._run([self._ids[s] for s in chunk], speed))
+            pieces.append(trim_silence(self._run([self._ids[s] for s in chunk], speed)))
         audio = np.concatenate(pieces)
         samples = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2")
         return Synthesis(samples, phonemes, len(chunks), dropped)
@@ -117,3 +122,12 @@ class KokoroVoice:
         (audio,) = self._session.run(["audio"], feed)
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
+
+def trim_silence(audio: np.ndarray) -> np.ndarray:
+    """``audio`` without the silence before its first and after its last sound, keeping
+    :data:`EDGE_S` of it either side (an all-silent chunk is returned as it is)."""
+    loud = np.flatnonzero(np.abs(audio) > SILENCE_LEVEL)
+    if loud.size == 0:
+        return audio
+    edge = int(EDGE_S * SAMPLE_RATE)
+    return audio[max(0, loud[0] - edge):loud[-1] + 1 + edge]

@@ -19,8 +19,9 @@ from drivers.speech.prompt_files import sha256_file
 from kokoro_models import installed_kokoro
 
 PROMPT = "请确认您已阅读投保提示书"                 # twelve syllables
-LONG = ("您好，根据监管要求，本次保险销售过程将进行全程录音录像，资料将被妥善保管。"
-        "请问您是否同意录音录像？同意请回答：同意。") * 3
+CONSENT = ("您好，根据监管要求，本次保险销售过程将进行全程录音录像，资料将被妥善保管。"
+           "请问您是否同意录音录像？同意请回答：同意。")              # 245 phonemes: 2 chunks
+LONG = CONSENT * 3
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +58,21 @@ def write_tone(path: Path, seconds: float = 0.5, rate: int = 16000) -> Path:
         wav.setframerate(rate)
         wav.writeframes(pcm.tobytes())
     return path
+
+
+def silent_runs(samples: np.ndarray, rate: int, level: int = 100) -> list[float]:
+    """Seconds of each run of near-silence (|sample| < level, in 10 ms windows), first to
+    last; the first and last are the silence before and after the speech (0 if none)."""
+    window = rate // 100
+    loud = np.abs(samples[:samples.size // window * window]).reshape(-1, window).max(axis=1)
+    runs, current = [], 0
+    for quiet in loud < level:
+        if quiet:
+            current += 1
+        else:
+            runs.append(current / 100)
+            current = 0
+    return [runs[0]] + [r for r in runs[1:] if r > 0] + [current / 100]
 
 
 def rss_bytes() -> int:
@@ -250,10 +266,17 @@ def test_synthesis_memory_stays_in_the_worker(tmp_path, synthesizer):
     synthesizer.prepare()
     speech = KokoroSpeech(tmp_path, synthesizer, words_per_minute=230)
     before = rss_bytes()
-    speech.render("投保人每年交保费一万二千元，交费期十年。")
+    path = speech.render(CONSENT)
     grown = rss_bytes() - before
     assert grown < 30 * 1024 * 1024, f"the test process grew by {grown / 2**20:.0f} MB"
     assert synthesizer.peak_rss_kb > 250 * 1024                       # ... the worker did
+
+    # the prompt is two chunks for the model; joined, it has no gap a listener would hear as
+    # the end (nor one after which Whisper stops listening), and no long silence at its ends
+    samples, rate = read(path)
+    runs = silent_runs(samples, rate)
+    assert max(runs[1:-1]) < 0.6, runs
+    assert runs[0] < 0.15 and runs[-1] < 0.15, runs
 
 
 def test_the_worker_exits_when_idle_and_a_new_one_serves_the_next_text(tmp_path, model_dir):
