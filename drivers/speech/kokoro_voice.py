@@ -18,7 +18,8 @@ Phonemes come from misaki's Chinese G2P in its original (v1.0 model) form: cn2an
 numerals into Chinese numerals, jieba segments words, pypinyin gives tone-numbered pinyin with
 tone sandhi, and each syllable becomes IPA with a tone arrow (→ ↗ ↓ ↘). Chinese punctuation
 becomes ASCII punctuation, which the model reads as pauses. Symbols outside the vocabulary
-(emoji, most Latin capitals) are dropped and counted.
+(emoji, say) are dropped and counted. Latin letters are spelled out by their English names
+(:mod:`drivers.speech.latin_letters`).
 
 A long prompt is cut into chunks of at most ``chunk_tokens`` tokens at sentence ends (then at
 commas, then at word gaps), each synthesised on its own and joined with a short pause: peak
@@ -39,6 +40,7 @@ from drivers.speech.kokoro_assets import (CHUNK_TOKENS, MAX_SPEED, MAX_TOKENS, M
                                           SAMPLE_RATE, STYLE_WIDTH, VOICE_ROWS, model_path,
                                           verify, voice_path)
 from drivers.speech.kokoro_vocab import PAD_ID, token_ids
+from drivers.speech.latin_letters import spell_latin
 from drivers.speech.phoneme_chunks import chunk_phonemes, speakable
 
 # The model ends each chunk with up to a second of silence. It is trimmed to the sound (within
@@ -89,8 +91,8 @@ class KokoroVoice:
         self._g2p = zh.ZHG2P()
 
     def phonemes(self, text: str) -> str:
-        """misaki's IPA-with-tone-arrows reading of ``text``."""
-        phonemes, _tokens = self._g2p(text)
+        """misaki's IPA-with-tone-arrows reading of ``text`` (Latin letters spelled out)."""
+        phonemes, _tokens = self._g2p(spell_latin(text))
         return phonemes.strip()
 
     def synthesize(self, text: str, speed: float) -> Synthesis:

@@ -42,7 +42,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _WORKER_MAIN = ("import sys; from drivers.speech.synthesizer_worker import main; "
                 "main(sys.argv[1:])")
 
-RENDERER = "dualrec-kokoro-2"   # change when the synthesis code changes what it writes
+RENDERER = "dualrec-kokoro-3"   # change when the synthesis code changes what it writes
 LIBRARIES = ("onnxruntime", "misaki", "jieba", "pypinyin", "cn2an")
 
 

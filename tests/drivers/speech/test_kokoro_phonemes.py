@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from drivers.speech.kokoro_assets import MAX_TOKENS
 from drivers.speech.kokoro_vocab import EMBEDDING_ROWS, PAD_ID, token_ids
+from drivers.speech.latin_letters import letter_symbols, spell_latin
 from drivers.speech.phoneme_chunks import chunk_phonemes, speakable
 
 SCRIPTS = Path(__file__).resolve().parents[3] / "config" / "scripts"
@@ -70,3 +71,12 @@ def test_chunks_are_cut_at_sentence_ends_before_commas():
 def test_punctuation_alone_is_not_speakable():
     assert not speakable(". , ?")
     assert speakable("a↓.")
+
+
+def test_latin_letters_are_spelled_with_symbols_the_model_knows():
+    from misaki import zh
+    assert letter_symbols() <= set(token_ids())
+    assert spell_latin("VIP客户") == " vˈi ˈI pˈi 客户"
+    assert spell_latin("（a款）") == "（ ˈA 款）"
+    phonemes, _ = zh.ZHG2P()(spell_latin("鑫享人生（B款）请出示ID卡"))
+    assert set(phonemes) <= set(token_ids()) and "bˈi" in phonemes and "ˈI dˈi" in phonemes
