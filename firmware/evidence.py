@@ -9,32 +9,24 @@ import logging
 import os
 import secrets
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from drivers.clock import Clock
-from firmware import records
+from firmware import durable, records
+from firmware.durable import fsync_dir
+from firmware.errors import storage_error
 from firmware.keys import DeviceKey
-from firmware.ledger import Ledger, fsync_dir, storage_error
-from firmware.records import FileEntry, Record
-from firmware.spool import DeviceInfo, PartFile, Spool
+from firmware.ledger import Ledger
+from firmware.records import Record
+from firmware.recovery import RecoveryReport, read_damage_state, recover
+from firmware.session_manifest import SessionState, sealing_kind, session_manifest
+from firmware.spool import SAFE_NAME, DeviceInfo, PartFile, Spool
 
 log = logging.getLogger(__name__)
 
 
 def default_device_id(key: DeviceKey) -> str:
     return "dr-" + key.public.fingerprint[:12]
-
-
-@dataclass
-class SessionState:
-    """What the evidence layer keeps about an open session, for its manifest."""
-
-    session_id: str
-    start_seq: int
-    files: list[FileEntry] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    key: Any = None   # the session's SessionKey while it is open (encryption at rest)
 
 
 class Evidence:
@@ -52,6 +44,7 @@ class Evidence:
         self._lock = threading.Lock()
         self._sessions: dict[str, SessionState] = {}
         self._closed = False
+        self.recovery: RecoveryReport | None = None   # what the start found and did
 
     @classmethod
     def open(cls, spool_path: str | os.PathLike, key: DeviceKey, clock: Clock, *,
@@ -60,12 +53,10 @@ class Evidence:
              on_record: Callable[[Record], None] | None = None,
              boot_data: dict[str, Any] | None = None,
              insurer_key: Any = None) -> "Evidence":
-        from firmware.recovery import recover  # recovery builds on this module's parts
         spool = Spool(spool_path)
         spool.create_dirs()
         device_id = device_id or default_device_id(key)
-        existing = spool.root / "device" / "device.json"
-        if existing.exists():
+        if durable.lkind(spool.root / "device" / "device.json") != "missing":
             info = spool.read_device_info()
             if info.device_id != device_id:
                 raise ValueError(f"{spool.root} belongs to device {info.device_id}, not "
@@ -74,11 +65,13 @@ class Evidence:
         else:
             public_key = key.public.b64
         spool.write_device_info(DeviceInfo(device_id, public_key, certificate))
-        recover(spool, key, clock, device_id=device_id, checkpoint_every=checkpoint_every)
+        report = recover(spool, key, clock, device_id=device_id,
+                         checkpoint_every=checkpoint_every)
         ledger = Ledger(spool.ledger_dir, key, device_id, clock,
                         checkpoint_every=checkpoint_every, roll_bytes=roll_bytes,
-                        on_record=on_record)
+                        on_record=on_record, health=None if report.changed else report.health)
         evidence = cls(spool, ledger, clock, insurer_key)
+        evidence.recovery = report
         ledger.append(records.BOOT, data={"firmware": _firmware_version(), **(boot_data or {})})
         return evidence
 
@@ -104,7 +97,7 @@ class Evidence:
             # a directory the chain does not know
             record = self.ledger.append(records.SESSION_START, session_id, data=data or {})
             try:
-                self.spool.session_dir(session_id).mkdir(parents=True)
+                os.mkdir(self.spool.session_dir(session_id), durable.DIR_MODE)
                 fsync_dir(self.spool.sessions_dir)
             except OSError as exc:
                 raise storage_error(exc, f"session directory {session_id}") from exc
@@ -134,7 +127,7 @@ class Evidence:
         with self._lock:
             record = self.ledger.append(type, session_id, entries, data or {})
             state.files.extend(entries)
-            kind = (data or {}).get("stream", type.lower())
+            kind = sealing_kind(record)
             state.counts[kind] = state.counts.get(kind, 0) + 1
         return record
 
@@ -174,23 +167,44 @@ class Evidence:
             state.key.forget()  # from here on the unit cannot read what it recorded
         return record
 
-    def prune_files(self, paths: list[str], data: dict[str, Any] | None = None) -> Record:
-        """Free local space: a signed GAP (kind ``pruned``) listing ``paths`` (relative to the
-        spool root; sealed files whose cloud copy is confirmed), then delete them. A crash in
-        between leaves files that are marked pruned but still intact, which verifies."""
-        for rel in paths:
-            if not rel.startswith("sessions/") or ".." in rel.split("/"):
+    def prune_files(self, files: list[dict[str, Any]], data: dict[str, Any] | None = None
+                    ) -> Record:
+        """Free local space: a signed GAP (kind ``pruned``) naming each file and where its
+        confirmed cloud copy is, then delete them. Each item of ``files`` is ``{"path"
+        (relative to the spool root), "sha256", "size", "key" (object key), "version_id",
+        "checksum" (the bucket's SHA-256 checksum)}``. Only sealed files of closed sessions
+        may go (ValueError otherwise). A crash in between leaves files that are marked
+        pruned but still intact, which verifies."""
+        items = []
+        for f in files:
+            rel = str(f.get("path", ""))
+            parts = rel.split("/")
+            if len(parts) != 3 or parts[0] != "sessions" or not all(
+                    SAFE_NAME.match(p) for p in parts[1:]):
                 raise ValueError(f"{rel!r} is not a sealed session file")
+            if parts[1] in self._sessions:
+                raise ValueError(f"{rel!r}: session {parts[1]} is still open")
+            if not f.get("version_id") or not f.get("checksum") or not f.get("key"):
+                raise ValueError(f"{rel!r}: a pruned file must name its object, version and "
+                                 "checksum in the bucket")
+            items.append({"path": rel, "sha256": str(f["sha256"]), "size": int(f["size"]),
+                          "key": str(f["key"]), "version_id": str(f["version_id"]),
+                          "checksum": str(f["checksum"])})
+        items.sort(key=lambda i: i["path"])
         now = self.clock.monotonic_ns()
         record = self.ledger.append(records.GAP, None, [], {
-            "kind": "pruned", "start_ns": now, "end_ns": now, "files_pruned": sorted(paths),
+            "kind": "pruned", "start_ns": now, "end_ns": now, "files_pruned": items,
             **(data or {})})
-        for rel in paths:
+        for item in items:
             try:
-                (self.spool.root / rel).unlink()
+                (self.spool.root / item["path"]).unlink()
             except FileNotFoundError:
                 pass
         return record
+
+    def unacknowledged_damage(self) -> list[int]:
+        """DAMAGE records nobody has acknowledged yet (the unit refuses to record)."""
+        return [int(s) for s in read_damage_state(self.spool)["unacknowledged"]]
 
     @property
     def open_sessions(self) -> list[str]:
@@ -214,13 +228,6 @@ class Evidence:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def session_manifest(files: list[FileEntry], counts: dict[str, int], start_seq: int) -> dict:
-    """The manifest a SESSION_END carries: every file of the session, in sealing order."""
-    return {"start_seq": start_seq, "file_count": len(files),
-            "bytes": sum(f.size for f in files), "records_by_kind": dict(sorted(counts.items())),
-            "files": [f.as_record() for f in files]}
 
 
 def _firmware_version() -> str:

@@ -10,29 +10,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from drivers.clock import Clock
-from firmware import records
-from firmware.errors import DiskFullError, LedgerClosedError, StorageError
+from firmware import durable, records
+from firmware.durable import fsync_dir
+from firmware.errors import LedgerClosedError, StorageError, storage_error
 from firmware.keys import DeviceKey
-from firmware.ledger_files import last_complete_record, ledger_files, ledger_name
+from firmware.ledger_files import last_complete_record, ledger_files, ledger_name, read_lines
+from firmware.ledger_health import LedgerHealth
 from firmware.records import FileEntry, Record
 
 log = logging.getLogger(__name__)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def storage_error(exc: OSError, what: str) -> StorageError:
-    """The firmware's error for a failed write of ``what``, keeping errno."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(exc.errno, f"disk full while writing {what}; everything sealed "
-                             "before is intact, the next start recovers the rest")
-    return StorageError(exc.errno, f"cannot write {what}: {exc.strerror or exc}")
 
 
 class TornLedgerError(StorageError):
@@ -50,7 +36,8 @@ class Ledger:
 
     def __init__(self, ledger_dir: Path, key: DeviceKey, device_id: str, clock: Clock, *,
                  checkpoint_every: int = 100, roll_bytes: int = 8 * 1024 * 1024,
-                 on_record: Callable[[Record], None] | None = None) -> None:
+                 on_record: Callable[[Record], None] | None = None,
+                 health: LedgerHealth | None = None) -> None:
         self.dir = Path(ledger_dir)
         self.key = key
         self.device_id = device_id
@@ -63,16 +50,22 @@ class Ledger:
         self._file_size = 0
         self._failed: str | None = None
         self._closed = False
-        self._since_checkpoint = 0
         self._roll_pending = False
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.head: Record | None = self._find_head()
+        durable.ensure_dir(self.dir)
+        if health is not None:
+            # recovery read the ledger: continue from its last good record; after damage in
+            # the newest file, in a file of its own (the damaged bytes stay as they are)
+            self.head: Record | None = health.head
+            self._roll_pending = health.newest_damaged or health.torn is not None
+        else:
+            self.head = self._find_head()
+        self._last_checkpoint = self._find_last_checkpoint()
         if self.head is None:
             self._append_unlocked(records.KEY, None, [], self._key_data(key, None))
 
     def _find_head(self) -> Record | None:
         for path in reversed(ledger_files(self.dir)):
-            size = path.stat().st_size
+            size = os.lstat(path).st_size
             if size == 0:
                 continue
             record, good_len = last_complete_record(path)
@@ -80,9 +73,33 @@ class Ledger:
                 raise TornLedgerError(errno.EIO, f"{path} ends in a partial record "
                                       f"({size - good_len} bytes after the last good one); "
                                       "run `dualrec recover SPOOL`")
-            self._since_checkpoint = 0 if record.type == records.CHECKPOINT else 1
             return record
         return None
+
+    def _since_checkpoint(self) -> int:
+        """Records after the last CHECKPOINT (or the start of the chain): the next
+        checkpoint's ``records_since_checkpoint``."""
+        return (self.head.seq if self.head else 0) - self._last_checkpoint
+
+    def _find_last_checkpoint(self) -> int:
+        """The seq of the newest CHECKPOINT at or before the head (0: none), reading the
+        newest ledger files backwards until one is found."""
+        if self.head is None:
+            return 0
+        if self.head.type == records.CHECKPOINT:
+            return self.head.seq
+        for path in reversed(ledger_files(self.dir)):
+            if durable.lkind(path) != "regular":
+                continue
+            found = 0
+            for ln in read_lines(path):
+                rec = ln.record
+                if rec is not None and rec.type == records.CHECKPOINT \
+                        and rec.seq <= self.head.seq:
+                    found = rec.seq
+            if found:
+                return found
+        return 0
 
     @staticmethod
     def _key_data(new: DeviceKey, old: DeviceKey | None, prev_hash: str = "") -> dict:
@@ -103,14 +120,14 @@ class Ledger:
         with self._lock:
             record = self._append_unlocked(type, session, files or [], data or {})
             if (type != records.CHECKPOINT and self.checkpoint_every
-                    and self._since_checkpoint >= self.checkpoint_every):
+                    and self._since_checkpoint() >= self.checkpoint_every):
                 self.checkpoint()
             return record
 
     def checkpoint(self, data: dict[str, Any] | None = None) -> Record:
         """Append a CHECKPOINT: a signed statement of the head, for witnesses to keep."""
         with self._lock:
-            count = self._since_checkpoint
+            count = self._since_checkpoint()
             return self._append_unlocked(records.CHECKPOINT, None, [],
                                          {"records_since_checkpoint": count, **(data or {})})
 
@@ -157,7 +174,8 @@ class Ledger:
             raise storage_error(exc, f"ledger record {seq} to {path or self._file.name}") from exc
         self._file_size += len(line)
         self.head = record
-        self._since_checkpoint = 0 if type == records.CHECKPOINT else self._since_checkpoint + 1
+        if type == records.CHECKPOINT:
+            self._last_checkpoint = seq
         if self.on_record is not None:
             self.on_record(record)
         return record
@@ -165,12 +183,13 @@ class Ledger:
     def _open_file(self, seq: int) -> Path:
         files = ledger_files(self.dir)
         last = files[-1] if files else None
-        if last is not None and not self._roll_pending and last.stat().st_size < self.roll_bytes:
+        if last is not None and not self._roll_pending and durable.lkind(last) == "regular" \
+                and os.lstat(last).st_size < self.roll_bytes:
             path = last
         else:
             path = self.dir / ledger_name(seq)
-        self._file = open(path, "ab")
-        self._file_size = self._file.tell()
+        self._file = os.fdopen(durable.open_append(path), "ab")
+        self._file_size = os.fstat(self._file.fileno()).st_size
         self._roll_pending = False
         fsync_dir(self.dir)
         return path

@@ -31,8 +31,9 @@ GAP = "GAP"
 SESSION_END = "SESSION_END"
 CHECKPOINT = "CHECKPOINT"
 CLOCK = "CLOCK"
+DAMAGE = "DAMAGE"
 RECORD_TYPES = frozenset({BOOT, SHUTDOWN, KEY, SESSION_START, SEGMENT, EVENT, GAP,
-                          SESSION_END, CHECKPOINT, CLOCK})
+                          SESSION_END, CHECKPOINT, CLOCK, DAMAGE})
 
 BODY_FIELDS = frozenset({"v", "seq", "prev", "type", "device", "session", "mono_ns", "boot_id",
                          "wall_ns", "sync", "files", "data", "key"})
@@ -135,10 +136,14 @@ def parse_line(line: bytes) -> Record:
         signature = base64.b64decode(sig_b64, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedRecord("the signature is not base64") from None
+    if len(signature) != 64 or base64.b64encode(signature) != sig_b64:
+        raise MalformedRecord("the signature is not the canonical base64 of 64 bytes")
     try:
         body = json.loads(body_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedRecord(f"the body is not JSON ({exc})") from None
+    except RecursionError:
+        raise MalformedRecord("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise MalformedRecord("the body is not a JSON object")
     for name, kind in (("v", int), ("seq", int), ("prev", str), ("type", str), ("device", str),
@@ -156,9 +161,13 @@ def parse_line(line: bytes) -> Record:
                 or not isinstance(entry["path"], str) or not isinstance(entry["size"], int)
                 or not isinstance(entry["sha256"], str)):
             raise MalformedRecord("a file entry is not {path, sha256, size}")
+    if body["type"] not in RECORD_TYPES:
+        raise MalformedRecord(f"unknown record type {body['type']!r}")
     try:
         if canonical.encode(body) != body_bytes:
             raise MalformedRecord("the body is not in canonical form")
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise MalformedRecord(str(exc)) from None
+    except RecursionError:
+        raise MalformedRecord("the body is nested too deeply") from None
     return Record(body, body_bytes, signature, record_hash(body_bytes))

@@ -20,8 +20,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware.errors import NotEvidenceError
-from firmware.ledger import fsync_dir, storage_error
+from firmware import durable
+from firmware.durable import NotRegularFileError, fsync_dir, hash_regular
+from firmware.errors import NotEvidenceError, storage_error
 from firmware.ledger_files import LEDGER_DIR, ledger_files
 from firmware.records import FileEntry
 
@@ -32,19 +33,19 @@ STATE_DIR = "state"
 DEVICE_INFO = "device/device.json"
 PART_SUFFIX = ".part"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SESSION_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+MAX_DEVICE_INFO = 64 * 1024
+
+hash_file = hash_regular  # SHA-256 and size of a regular file; refuses anything else
 
 
-def hash_file(path: Path, block: int = 1 << 20) -> tuple[str, int]:
-    """SHA-256 (hex) and size of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    size = 0
-    buf = bytearray(block)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
-            size += n
-    return h.hexdigest(), size
+def safe_rel(rel: str) -> bool:
+    """A record path as the format allows it: relative, ``/``-separated, normalised, each
+    component a plain name (no ``.``, ``..``, empty components, control characters)."""
+    if not isinstance(rel, str) or not rel or len(rel) > 512:
+        return False
+    parts = rel.split("/")
+    return all(SAFE_NAME.match(p) for p in parts)
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,13 @@ class PartFile:
         self._rehash = False
         self.size = 0
         try:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            if self.final.exists():
+            durable.ensure_dir(self.final.parent)
+            if durable.lkind(self.final) != "missing":
                 raise FileExistsError(f"{self.final} is sealed already; sealed files are never "
                                       "rewritten")
-            self._f = open(self.part, "xb")
+            self._f = os.fdopen(durable.open_new(self.part), "wb")
         except OSError as exc:
-            if isinstance(exc, FileExistsError):
+            if isinstance(exc, (FileExistsError, NotRegularFileError)):
                 raise
             raise storage_error(exc, str(self.part)) from exc
         self._enc = None
@@ -168,19 +169,24 @@ class Spool:
 
     @classmethod
     def open_existing(cls, root: str | os.PathLike) -> "Spool":
-        """A spool that must exist already; :class:`NotEvidenceError` names what is missing."""
+        """A spool that must exist already; :class:`NotEvidenceError` names what is missing.
+        The root may be reached through a symlink; its ``ledger/`` must be a real directory."""
         spool = cls(root)
         if not spool.root.exists():
             raise NotEvidenceError(f"{spool.root}: no such file or directory")
-        if not spool.ledger_dir.is_dir() or not ledger_files(spool.ledger_dir):
+        if durable.lkind(spool.ledger_dir) != "directory" or not ledger_files(spool.ledger_dir):
             raise NotEvidenceError(f"{spool.root}: not a dualrec spool (no ledger in "
                                    f"{LEDGER_DIR}/)")
         return spool
 
     def create_dirs(self) -> None:
-        for name in (LEDGER_DIR, SESSIONS_DIR, DEVICE_DIR, STATE_DIR):
+        """The spool's directories, mode 0750, each a real directory (a symlink in their place
+        is refused: :class:`~firmware.durable.NotRegularFileError`)."""
+        for name in ("", LEDGER_DIR, SESSIONS_DIR, DEVICE_DIR, STATE_DIR):
             try:
-                (self.root / name).mkdir(parents=True, exist_ok=True)
+                durable.ensure_dir(self.root / name if name else self.root)
+            except NotRegularFileError:
+                raise
             except OSError as exc:
                 raise storage_error(exc, f"spool directory {self.root / name}") from exc
 
@@ -196,33 +202,43 @@ class Spool:
                                  "(letters, digits, '.', '_', '-')")
         return PartFile(self.root, f"{SESSIONS_DIR}/{session_id}/{name}", session_key)
 
-    def part_files(self) -> list[Path]:
-        """Every unsealed ``.part`` file under sessions/ and recovered/."""
+    def part_files(self) -> list[tuple[Path, str]]:
+        """Every unsealed ``*.part`` entry under sessions/ and recovered/, with what it is
+        (``regular`` is the only kind ever sealed). Symlinked directories are not entered."""
         found = []
         for top in (self.sessions_dir, self.root / RECOVERED_DIR):
-            if top.is_dir():
-                for dirpath, _dirs, names in os.walk(top):
-                    found.extend(Path(dirpath) / n for n in names if n.endswith(PART_SUFFIX))
+            if durable.lkind(top) != "directory":
+                continue
+            for entry in durable.walk(top):
+                if entry.rel.endswith(PART_SUFFIX) and entry.kind != "directory":
+                    found.append((top / entry.rel, entry.kind))
         return sorted(found)
 
     # -- the trust anchor -------------------------------------------------------------------
     def write_device_info(self, info: DeviceInfo) -> None:
         path = self.root / DEVICE_INFO
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = device_info_text(info)
-        if path.exists() and path.read_text() == text:
-            return
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-        fsync_dir(path.parent)
+        durable.ensure_dir(path.parent)
+        text = device_info_text(info).encode("utf-8")
+        try:
+            if durable.read_regular(path, MAX_DEVICE_INFO) == text:
+                return
+        except (OSError, ValueError):
+            pass  # missing or not what it should be: written anew below
+        try:
+            durable.write_atomic(path, text)
+        except OSError as exc:
+            raise storage_error(exc, str(path)) from exc
 
     def read_device_info(self) -> DeviceInfo:
+        """The unit's identity; :class:`NotEvidenceError` if the file is missing, not a
+        regular file, too large, or not the expected JSON."""
         path = self.root / DEVICE_INFO
         try:
-            raw = json.loads(path.read_text())
-            return DeviceInfo(raw["device_id"], raw["public_key"], raw.get("certificate"))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raw = json.loads(durable.read_regular(path, MAX_DEVICE_INFO))
+            info = DeviceInfo(raw["device_id"], raw["public_key"], raw.get("certificate"))
+            if not (isinstance(info.device_id, str) and isinstance(info.public_key, str)
+                    and isinstance(info.certificate, (str, type(None)))):
+                raise TypeError("device_id, public_key and certificate must be strings")
+            return info
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise NotEvidenceError(f"{path}: unreadable device identity ({exc})") from None

@@ -52,6 +52,8 @@ class SimSpeaker(Speaker):
         self._current: Playback | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._released = threading.Event()
+        self._released.set()
 
     @property
     def played(self) -> list[PlayedClip]:
@@ -87,11 +89,20 @@ class SimSpeaker(Speaker):
             self._thread.start()
             return playback
 
+    def hold(self) -> None:
+        """Test control: a clip that reaches its end is not done until :meth:`release` (as if
+        the speaker lagged), so a test can act while a prompt is certainly still playing."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self._released.set()
             self._halt()
 
     def _halt(self) -> None:
@@ -110,6 +121,8 @@ class SimSpeaker(Speaker):
                 self.clock.sleep_until_ns(min(end, now + self._slice_ns))
                 now = self.clock.monotonic_ns()
             completed = now >= end
+            while completed and not stop.is_set() and not self._released.wait(0.02):
+                pass  # held by the test control
             ended = end if completed else now
             if not completed and self._loopback is not None:
                 self._loopback.unmix(handle, ended)

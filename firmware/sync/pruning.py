@@ -3,8 +3,10 @@
 A file is deleted only when (1) its object was confirmed by HEAD when it was uploaded, (2) a
 fresh HEAD right now still shows the same size and checksum, (3) its session has ended, and
 (4) the local retention policy allows it (old enough, or the disk is low and early pruning is
-allowed). ``Evidence.prune_files`` first appends a signed GAP record (kind ``pruned``) listing
-the files, then deletes them, so the chain says what left and why.
+allowed), and (5) the bucket gave it a version id. ``Evidence.prune_files`` first appends a
+signed GAP record (kind ``pruned``) naming each file with its object key, version and checksum,
+then deletes them, so the chain says what left, why, and where the copy is: ``dualrec verify
+--bucket`` checks that copy.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 class PruneTarget(Protocol):
     """What the pruner needs of :class:`firmware.evidence.Evidence`."""
 
-    def prune_files(self, paths: list[str], data: dict | None = None): ...
+    def prune_files(self, files: list[dict], data: dict | None = None): ...
 
 
 class Pruner:
@@ -78,9 +80,11 @@ class Pruner:
                 present = [c for c in batch if c not in gone]
                 ok = [c for c, fine in zip(present, pool.map(self._still_there, present)) if fine]
                 skipped.update(c.key for c in present if c not in ok)
+                ok = [c for c in ok if c.version_id]  # no version: no proof of the copy
                 if ok:
                     self.evidence.prune_files(
-                        [c.rel for c in ok],
+                        [{"path": c.rel, "sha256": c.sha256, "size": c.size, "key": c.key,
+                          "version_id": c.version_id, "checksum": c.checksum} for c in ok],
                         {"reason": "cloud copy confirmed", "target": self.target,
                          "disk_low": low,
                          "keep_local_s": int(self.policy.keep_days * 86_400)})

@@ -75,7 +75,10 @@ def test_key_rotation_without_a_valid_proof_is_found(tmp_path, device_key, clock
     assert "bad_signature" in kinds
 
 
-def test_pruned_range_is_explained_by_a_signed_gap(tmp_path, device_key, clock, spool_factory):
+def test_a_signed_gap_never_excuses_missing_records(tmp_path, device_key, clock,
+                                                    spool_factory):
+    """Only files of closed sessions may be pruned, never records: a signed GAP claiming a
+    range of records was pruned leaves the jump a finding (and its items bad prunings)."""
     built = spool_factory(tmp_path / "spool", device_key, clock, sessions=2)
     first = ledger_files(built.root / "ledger")[0]
     pruned = [ln.record for ln in read_lines(first)]
@@ -88,9 +91,8 @@ def test_pruned_range_is_explained_by_a_signed_gap(tmp_path, device_key, clock, 
     first.unlink()
     for sid in sessions:
         shutil.rmtree(built.root / "sessions" / sid)
-    report = verify_path(built.root)
-    assert report.ok, report.to_text()
-    assert "pruned" in {n.kind for n in report.notes}
+    kinds = {f.kind for f in verify_path(built.root).findings}
+    assert {"sequence_gap", "bad_first_record", "bad_prune"} <= kinds
 
 
 def test_unexplained_missing_ledger_file_is_a_gap(tmp_path, spool):
@@ -144,14 +146,21 @@ def test_key_file_is_private_and_refused_when_readable(tmp_path):
         DeviceKey.load(path)
 
 
+def _prune_items(built, paths):
+    from firmware.spool import hash_file
+    return [{"path": p, **dict(zip(("sha256", "size"), hash_file(built.root / p))),
+             "key": f"branch/dev/{p}", "version_id": "v1", "checksum": "c2hh"} for p in paths]
+
+
 def test_pruned_files_verify_and_unpruned_deletion_does_not(tmp_path, device_key, clock,
                                                              spool_factory):
     built = spool_factory(tmp_path / "spool", device_key, clock, sessions=2)
     victims = [built.files["video"], built.files["audio"]]
     with Evidence.open(built.root, device_key, clock) as ev:
-        ev.prune_files(victims, {"reason": "uploaded"})
+        ev.prune_files(_prune_items(built, victims), {"reason": "uploaded"})
     assert not any((built.root / v).exists() for v in victims)
     report = verify_path(built.root)
     assert report.ok, report.to_text()
+    assert "not checked against the bucket" in report.levels["pruned"]
     (built.root / built.files["photo"]).unlink()  # not pruned: a finding
     assert {f.kind for f in verify_path(built.root).findings} == {"missing_file"}

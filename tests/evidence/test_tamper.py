@@ -198,11 +198,13 @@ def test_history_rewritten_after_a_checkpoint_was_published(spool, tmp_path):
     assert "rewritten" in kinds(report)
 
 
-def test_forged_checkpoint_is_unusable_input(spool, tmp_path):
+def test_forged_checkpoint_is_a_finding(spool, tmp_path, capsys):
+    """The chain can still be verified: a witness that is not the device's is a finding."""
     witness, rec = _witness(spool, 10, tmp_path)
     forged = records.sign_body(dict(rec.body), DeviceKey.generate().sign)
     witness.write_text(json.dumps(forged.witness()))
-    assert main(["verify", str(spool.root), "--checkpoint", str(witness)]) == 2
+    assert main(["verify", str(spool.root), "--checkpoint", str(witness)]) == 1
+    assert "[bad_witness] record 10: its signature is not the device's" in capsys.readouterr().out
 
 
 def test_unusable_input_exits_2(tmp_path, capsys):

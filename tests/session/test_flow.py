@@ -59,8 +59,12 @@ def _start(app):
 
 
 def _node(app, node_id):
-    wait_for(lambda: bool(app.flow.active.nodes) and app.flow.active.nodes[-1].id == node_id,
-             what=f"node {node_id}")
+    """Until the node has started and its prompt is the one playing (or played)."""
+    def there() -> bool:
+        current = app.flow.prompter.current
+        return bool(app.flow.active.nodes) and app.flow.active.nodes[-1].id == node_id \
+            and current is not None and current.node == node_id
+    wait_for(there, what=f"node {node_id}")
 
 
 def _refused(app, sid) -> list[str]:
@@ -71,9 +75,11 @@ def _refused(app, sid) -> list[str]:
 def test_every_refusal_reason(make_appliance):
     app = make_appliance("quick")
     flow, panel, clock = app.flow, app.hardware.panel, app.clock
+    app.hardware.speaker.hold()                 # the consent prompt cannot end before NEXT
     sid = _start(app)
     panel.press("NEXT", 0.05)                                   # prompt still playing
     assert _refused(app, sid) == ["prompt_playing"]
+    app.hardware.speaker.release()
     wait_for(lambda: not app.prompter_playing(), what="prompt end")
     panel.press("NEXT", 0.05)                                   # answer window still open
     assert _refused(app, sid)[-1] == "missing_answer"

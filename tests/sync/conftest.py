@@ -211,10 +211,13 @@ class PruneWitness:
         self.root = device_root(spool_root, prefix)
         self.pruned: list[str] = []
 
-    def prune_files(self, paths: list[str], data: dict | None = None):
+    def prune_files(self, files: list[dict], data: dict | None = None):
         import base64
         import hashlib
-        for rel in paths:
+        paths = [f["path"] for f in files]
+        for item in files:
+            rel = item["path"]
+            assert item["key"] == f"{self.root}/{rel}" and item["version_id"], item
             local = (self.spool_root / rel).read_bytes()
             head = self.bucket.client.head_object(Bucket=self.bucket.name,
                                                   Key=f"{self.root}/{rel}",
@@ -227,7 +230,7 @@ class PruneWitness:
                                                  Key=f"{self.root}/{rel}")["Body"].read()
             assert body == local, rel
         self.pruned += paths
-        return self.evidence.prune_files(paths, data)
+        return self.evidence.prune_files(files, data)
 
 
 @pytest.fixture
