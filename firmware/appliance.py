@@ -13,6 +13,7 @@ from typing import Any, Callable
 from drivers.clock import Clock
 from firmware import __version__, records
 from firmware.config_model import Config
+from firmware.config_record import record_effective_config
 from firmware.control import ControlError, ControlServer
 from firmware.errors import ConfigError
 from firmware.evidence import Evidence
@@ -62,6 +63,7 @@ class Appliance:
                 checkpoint_every=config.spool.checkpoint_every,
                 roll_bytes=config.spool.ledger_roll_mb * 2**20, on_record=self._on_record,
                 boot_data={"simulated": hw.simulated}, insurer_key=insurer_key)
+            record_effective_config(self.evidence, config)  # on the chain when it changed
             self.log_context.set(device_id=self.evidence.device_id)
             self.recorder = Recorder(self.evidence, hw.clock, hw.camera, hw.microphone, hw.pad,
                                      segment_seconds=config.recorder.segment_seconds)

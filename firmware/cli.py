@@ -244,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_people_parsers(sub)
     from firmware.hwcheck import add_hwcheck_parser
     add_hwcheck_parser(sub)
+    from firmware.config_cli import add_config_parser
+    add_config_parser(sub)
     return p
 
 

@@ -15,7 +15,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from firmware.config_model import Config
+from firmware.config_model import Config, section_names
+from firmware.config_paths import path_problems
 from firmware.errors import ConfigError
 
 DEFAULTS = Path(__file__).with_name("default.toml")
@@ -38,9 +39,12 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
 
 def _coerce(value: Any, kind: type, where: str) -> tuple[Any, str | None]:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            return value, "must be a float, got an integer too large for one"
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        return value, f"must be {kind.__name__}, got {type(value).__name__} {value!r}"
+        return value, f"must be {kind.__name__}, got {type(value).__name__} {repr(value)[:80]}"
     return value, None
 
 
@@ -63,26 +67,40 @@ def _build(cls: type, raw: dict, section: str, problems: list[tuple[str, str | N
     return cls(**values)
 
 
+def _refuse(problems: list[tuple[str, str | None, str]], text: str, source: str) -> ConfigError:
+    lines = []
+    for section, key, why in problems:
+        line = _line_of(text, section, key)
+        at = f"{source}:{line}" if line else source
+        lines.append(f"{at}: [{section}]{' ' + key if key else ''}: {why}")
+    return ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
 def parse_config(data: dict, *, text: str = "", source: str = "<config>") -> Config:
     problems: list[tuple[str, str | None, str]] = []
-    sections = {f.name: f for f in fields(Config) if f.name != "source"}
+    sections = section_names()
     built = {}
     for name, raw in data.items():
         if name not in sections:
-            problems.append((name, None, f"unknown section (known: {', '.join(sections)})"))
+            problems.append((str(name), None,
+                             f"unknown section (known: {', '.join(sections)})"))
             continue
         if not isinstance(raw, dict):
             problems.append((name, None, "must be a [section] table"))
             continue
         built[name] = _build(type(getattr(Config(), name)), raw, name, problems)
     if problems:
-        lines = []
-        for section, key, why in problems:
-            line = _line_of(text, section, key)
-            at = f"{source}:{line}" if line else source
-            lines.append(f"{at}: [{section}]{' ' + key if key else ''}: {why}")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+        raise _refuse(problems, text, source)
     return Config(**built, source=source)
+
+
+def check_paths(config: Config, *, text: str = "") -> Config:
+    """``config`` if the paths it names are safe to use (:func:`path_problems`: the spool, the
+    control socket, key files); ConfigError naming file, line, key and reason otherwise."""
+    problems = path_problems(config)
+    if problems:
+        raise _refuse(list(problems), text, config.source)
+    return config
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -110,7 +128,8 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     parse_config(data, text=text, source=str(path))  # errors point at this file's lines
-    return parse_config(_merge(defaults, data), text=text, source=str(path))
+    return check_paths(parse_config(_merge(defaults, data), text=text, source=str(path)),
+                       text=text)
 
 
 def replace(config: Config, **sections: dict) -> Config:

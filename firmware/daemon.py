@@ -1,36 +1,18 @@
 """``dualrec run``: the appliance daemon (systemd Type=notify; logs to stderr → the journal)."""
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
-from pathlib import Path
 
 from firmware.appliance import Appliance, run_forever
-from firmware.config import parse_config, replace
 from firmware.config_model import Config
-from firmware.errors import ConfigError, DualrecError
+from firmware.errors import DualrecError
 from firmware.logs import DaemonLogging, LogContext
 from firmware.notify import Notifier
+from firmware.remote_config import with_desired_config
 
 log = logging.getLogger(__name__)
-
-
-def with_desired_config(config: Config) -> Config:
-    """The configuration with the fleet's last accepted set-config laid over it
-    (``state/desired-config.json``); a file that no longer validates is ignored, loudly."""
-    path = Path(config.spool.path) / "state" / "desired-config.json"
-    if not path.exists():
-        return config
-    try:
-        desired = json.loads(path.read_text())["desired"]
-        parsed = parse_config(desired, source=str(path))  # checked again: the model may change
-    except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
-        log.error("ignoring %s: %s", path, exc)
-        return config
-    return replace(config, **{name: {key: getattr(getattr(parsed, name), key) for key in values}
-                              for name, values in desired.items()})
 
 
 def run_daemon(config: Config) -> int:

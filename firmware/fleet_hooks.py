@@ -1,6 +1,7 @@
 """The appliance as the fleet agent sees it: :class:`~firmware.fleet.hooks.DeviceHooks`."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
@@ -9,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from firmware import __version__
-from firmware.config import parse_config
+from firmware.errors import ConfigError
 from firmware.fleet.hooks import DeviceStatus, TelemetrySnapshot
+from firmware.remote_config import APPLIES, RemoteConfig
 
 if TYPE_CHECKING:
     from firmware.appliance import Appliance
@@ -85,17 +87,32 @@ class ApplianceHooks:
         report.pop("path", None)
         return report
 
+    def _remote(self) -> RemoteConfig:
+        return RemoteConfig.for_unit(self.app.config, device_id=self.app.evidence.device_id)
+
     def apply_config(self, desired: dict[str, Any], version: int) -> tuple[bool, str]:
-        """Saved to ``state/desired-config.json``; it takes effect at the next start."""
+        """Kept in ``state/desired-config.json`` (operational settings only); it takes effect
+        at the next start."""
         try:
-            parse_config(desired, source="set-config")
-        except ValueError as exc:
+            self._remote().accept_operational(desired, version)
+        except ConfigError as exc:
             return False, str(exc)
-        path = Path(self.app.config.spool.path) / "state" / "desired-config.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": version, "desired": desired}, sort_keys=True))
-        tmp.replace(path)
-        return True, "saved; applied at the next restart"
+        return True, f"accepted; takes effect {APPLIES} (config/reported: pending)"
+
+    def apply_config_bundle(self, bundle: bytes) -> tuple[bool, str]:
+        """Checked and kept in ``state/config-bundle.json``; it takes effect at the next
+        start."""
+        now = dt.datetime.fromtimestamp(self.app.clock.realtime_ns() / 1e9, dt.timezone.utc)
+        try:
+            accepted = self._remote().accept_bundle(bundle, now=now, running=self.app.config)
+        except ConfigError as exc:
+            return False, str(exc)
+        log.warning("configuration bundle serial %d accepted over MQTT; it takes effect %s",
+                    accepted.serial, APPLIES)
+        return True, f"bundle serial {accepted.serial} accepted; takes effect {APPLIES}"
+
+    def config_status(self) -> dict[str, Any]:
+        return self._remote().status(self.app.config)
 
     def restart(self, force: bool) -> None:
         log.warning("restart requested over MQTT (force=%s)", force)

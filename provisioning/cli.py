@@ -19,6 +19,7 @@ from provisioning.ca import CA_CERT, CA_KEY, FLEET_CA, FleetCA, key_pem, new_tls
 from provisioning.enroll import UnitSettings, enroll_device
 from provisioning.errors import ProvisioningError
 from provisioning.files import SERVICE_USER, write_file, write_private
+from provisioning.config_bundle import add_config_parser
 from provisioning.roster import add_roster_parser
 from provisioning.rotation import rotate_evidence_key
 from provisioning.ticket import generate_sales_key, issue_files
@@ -284,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ca(sub)
     _add_device(sub)
     add_roster_parser(sub)
+    add_config_parser(sub)
     _add_ticket(sub)
     from firmware.crypto.cli import add_insurer_key_parser
     add_insurer_key_parser(sub)

@@ -247,7 +247,8 @@ class FleetAgent:
     def _publish_reported(self) -> None:
         if self.connected.is_set():
             try:
-                self._publish(topics.CONFIG_REPORTED, dict(self.shadow.reported), retain=True)
+                self._publish(topics.CONFIG_REPORTED, self.shadow.document(self.hooks),
+                              retain=True)
             except Exception as exc:
                 self._report(exc)
 

@@ -56,6 +56,7 @@ SPECS: dict[str, CommandSpec] = {
     "verify": CommandSpec(),
     "set-config": CommandSpec({"version": Arg(int, None, 1, 2**31 - 1),
                                "desired": Arg(dict, None)}),
+    "apply-config-bundle": CommandSpec({"bundle": Arg((dict, str), None)}),
     "restart": CommandSpec({"force": Arg(bool, False)}),
     "reboot": CommandSpec({"force": Arg(bool, False)}),
     "fetch-logs": CommandSpec({"lines": Arg(int, 200, 1, 5000)}),
@@ -195,6 +196,12 @@ class CommandHandlers:
         try:
             return Outcome(self.shadow.apply(cmd.args["desired"], cmd.args["version"],
                                              self.hooks))
+        finally:
+            self.config_changed()
+
+    def _apply_config_bundle(self, cmd: Command) -> Outcome:
+        try:
+            return Outcome(self.shadow.apply_bundle(cmd.args["bundle"], self.hooks))
         finally:
             self.config_changed()
 

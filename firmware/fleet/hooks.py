@@ -111,9 +111,22 @@ class DeviceHooks(Protocol):
         ...
 
     def apply_config(self, desired: dict[str, Any], version: int) -> tuple[bool, str]:
-        """Apply configuration sections already validated with :func:`parse_config`.
-        ``(True, "")`` when applied (or saved to apply at the next restart: say so in the
-        second item); ``(False, why)`` when refused."""
+        """Keep an operator's configuration changes (operational settings, already validated
+        with :func:`parse_config`) for the next start. ``(True, note)`` when accepted (the note
+        says when it takes effect); ``(False, why)`` when refused."""
+        ...
+
+    def apply_config_bundle(self, bundle: bytes) -> tuple[bool, str]:
+        """Check a configuration bundle signed by the back office (the signed file's bytes:
+        signature, scope, serial, what it changes) and keep it for the next start.
+        ``(True, note)`` when accepted, ``(False, why)`` when refused."""
+        ...
+
+    def config_status(self) -> dict[str, Any]:
+        """The unit's configuration as ``config/reported`` shows it: ``effective`` (what runs:
+        ``sha256``, ``set_config_version``, ``bundle_serial``), ``accepted`` (what takes
+        effect at the next restart), ``pending`` (they differ), ``applies`` and ``refused``
+        (stored remote configuration that was refused, and why)."""
         ...
 
     def restart(self, force: bool) -> None:
@@ -131,4 +144,5 @@ class DeviceHooks(Protocol):
 
 
 DEVICE_HOOK_METHODS = ("current_state", "telemetry", "is_recording", "locate", "sync_now",
-                       "verify", "apply_config", "restart", "reboot", "fetch_logs")
+                       "verify", "apply_config", "apply_config_bundle", "config_status",
+                       "restart", "reboot", "fetch_logs")

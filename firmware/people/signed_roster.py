@@ -11,11 +11,11 @@ The file is a JSON object::
 the signing key, a hint for people; it is not trusted. The unit accepts a roster only when the
 signature verifies under the back-office public key in its configuration, the body is well
 formed, and the date is within ``issued`` .. ``expires``; anything else is refused whole.
+The envelope, its signing and its checking are :mod:`firmware.signed_document`'s, shared with
+the configuration bundles signed by the same key.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import os
@@ -23,15 +23,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 from firmware import canonical
-from firmware.errors import KeyFileError
 from firmware.keys import PublicKey
 from firmware.people.errors import (FieldError, RosterExpiredError, RosterFormatError,
                                     RosterRollbackError, RosterSignatureError)
 from firmware.people.roster import Roster
+from firmware.signed_document import (DocumentKind, read_public_key, sign_document,
+                                      verify_document)
 
 SIGNED_ROSTER_FORMAT = "dualrec-signed-roster-v1"
 ROSTER_SIGNING_CONTEXT = b"dualrec-roster-v1\n"
-_ENVELOPE_KEYS = {"format", "key", "signature", "roster"}
+SIGNED_ROSTER = DocumentKind(
+    what="signed roster", body_name="roster", format=SIGNED_ROSTER_FORMAT,
+    context=ROSTER_SIGNING_CONTEXT, body_field="roster", body_bytes=canonical.encode,
+    format_error=RosterFormatError, signature_error=RosterSignatureError,
+    unsigned_hint="an unsigned roster must be signed with `dualrec-provision roster sign` first")
+__all__ = ["SIGNED_ROSTER", "install_roster", "load_roster", "parse_signed_roster",
+           "read_public_key", "sign_roster", "verify_signed_roster"]
 
 
 def sign_roster(body: dict[str, Any], sign: Callable[[bytes], bytes],
@@ -43,31 +50,8 @@ def sign_roster(body: dict[str, Any], sign: Callable[[bytes], bytes],
     body's canonical bytes are signed.
     """
     roster = Roster.from_body(body)
-    body_bytes = canonical.encode(roster.body())
-    signature = sign(ROSTER_SIGNING_CONTEXT + body_bytes)
-    if not public_key.verify(signature, ROSTER_SIGNING_CONTEXT + body_bytes):
-        raise RosterSignatureError("the signature just made does not verify under the given "
-                                   "public key: the private and public key do not match")
-    envelope = {"format": SIGNED_ROSTER_FORMAT, "key": public_key.fingerprint,
-                "signature": base64.b64encode(signature).decode(),
-                "roster": roster.body()}
+    envelope = sign_document(SIGNED_ROSTER, roster.body(), sign, public_key)
     return (json.dumps(envelope, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def _envelope(raw: bytes, source: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RosterFormatError(f"{source}: not a signed roster (not JSON: {exc})") from None
-    if not isinstance(data, dict) or set(data) != _ENVELOPE_KEYS:
-        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise RosterFormatError(f"{source}: not a signed roster (expected the keys "
-                                f"{sorted(_ENVELOPE_KEYS)}, found {keys}); an unsigned roster "
-                                "must be signed with `dualrec-provision roster sign` first")
-    if data["format"] != SIGNED_ROSTER_FORMAT:
-        raise RosterFormatError(f"{source}: format is {data['format']!r}, not "
-                                f"{SIGNED_ROSTER_FORMAT!r}")
-    return data
 
 
 def verify_signed_roster(raw: bytes, public_key: PublicKey, *,
@@ -78,25 +62,9 @@ def verify_signed_roster(raw: bytes, public_key: PublicKey, *,
     Raises :class:`RosterSignatureError` for an edited roster or another key's signature,
     :class:`RosterFormatError` for anything that is not a signed roster.
     """
-    data = _envelope(raw, source)
+    body = verify_document(SIGNED_ROSTER, raw, public_key, source=source)
     try:
-        signature = base64.b64decode(data["signature"], validate=True)
-    except (binascii.Error, ValueError, TypeError):
-        raise RosterFormatError(f"{source}: the signature is not base64") from None
-    try:
-        body_bytes = canonical.encode(data["roster"])
-    except TypeError as exc:
-        raise RosterFormatError(f"{source}: the roster body cannot be signed data: {exc}") \
-            from None
-    if not public_key.verify(signature, ROSTER_SIGNING_CONTEXT + body_bytes):
-        if data["key"] != public_key.fingerprint:
-            raise RosterSignatureError(
-                f"{source}: refused: signed by another key (fingerprint {data['key']!r}), "
-                f"not the configured back-office key {public_key.fingerprint}")
-        raise RosterSignatureError(f"{source}: refused: the signature does not match the "
-                                   "roster; it was changed after the back office signed it")
-    try:
-        return Roster.from_body(data["roster"], signer=public_key)
+        return Roster.from_body(body, signer=public_key)
     except FieldError as exc:
         raise RosterFormatError(f"{source}: signed but malformed: {exc}") from None
 
@@ -162,19 +130,3 @@ def install_roster(raw: bytes, path: str | os.PathLike, public_key: PublicKey,
     finally:
         os.close(dir_fd)
     return roster
-
-
-def read_public_key(value: str) -> PublicKey:
-    """The back-office public key from ``value``: the path of a file holding its base64 (as
-    ``dualrec-provision roster keygen`` writes it), or the base64 text itself (as in the
-    configuration). Raises ``KeyFileError`` saying what is wrong."""
-    path = Path(value)
-    if len(value) != 44 or path.exists():
-        try:
-            value = path.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KeyFileError(f"{path}: cannot read the back-office public key "
-                               f"({getattr(exc, 'strerror', None) or exc}); give the file "
-                               "written by `dualrec-provision roster keygen` or its base64 "
-                               "text") from None
-    return PublicKey.from_b64(value)

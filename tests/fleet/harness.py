@@ -300,8 +300,9 @@ class FakeHooks:
     def acting_calls(self) -> list[tuple[str, tuple]]:
         """Calls that change something on the unit."""
         with self._lock:
-            return [(n, a) for n, a in self.calls if n in ("locate", "sync_now",
-                                                           "apply_config", "restart", "reboot")]
+            return [(n, a) for n, a in self.calls if n in (
+                "locate", "sync_now", "apply_config", "apply_config_bundle", "restart",
+                "reboot")]
 
     def current_state(self) -> DeviceStatus:
         return self.state
@@ -335,6 +336,15 @@ class FakeHooks:
     def apply_config(self, desired: dict, version: int) -> tuple[bool, str]:
         self._call("apply_config", desired, version)
         return self.config_answer
+
+    def apply_config_bundle(self, bundle: bytes) -> tuple[bool, str]:
+        self._call("apply_config_bundle", bundle)
+        return self.config_answer
+
+    def config_status(self) -> dict:
+        return {"effective": {"sha256": "ef" * 32, "set_config_version": 0, "bundle_serial": 0},
+                "accepted": {"set_config_version": 0, "bundle_serial": 0}, "pending": False,
+                "applies": "at the next restart", "refused": []}
 
     def restart(self, force: bool) -> None:
         self._call("restart", force)

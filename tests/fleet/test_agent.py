@@ -139,19 +139,20 @@ def test_restart_waits_for_the_session_to_end_unless_forced(make_agent, hooks, o
 
 def test_set_config_applies_reports_and_rejects_with_reasons(make_agent, hooks, operator):
     make_agent(hooks)
-    desired = {"recorder": {"segment_seconds": 2.0}}
+    desired = {"mqtt": {"telemetry_interval_s": 30.0}}
     ok = operator.request([A], "set-config", {"version": 4, "desired": desired}, timeout=5)[A]
     assert ok["ok"] and ok["result"]["version"] == 4
     assert hooks.called("apply_config") == [(desired, 4)]
     wait_until(lambda: retained(operator, topics.CONFIG_REPORTED).get("version") == 4)
     bad = operator.request([A], "set-config", {"version": 5, "desired": {
-        "recorder": {"segment_seconds": 60}}}, timeout=5)[A]
-    assert bad["error"]["code"] == "rejected" and "segment_seconds" in bad["error"]["message"]
+        "mqtt": {"telemetry_interval_s": 1e9}}}, timeout=5)[A]
+    assert bad["error"]["code"] == "rejected" \
+        and "telemetry_interval_s" in bad["error"]["message"]
     wait_until(lambda: (retained(operator, topics.CONFIG_REPORTED).get("last_rejection") or {})
                .get("version") == 5)
     # the retained desired topic (a unit that was offline picks it up when it connects)
     operator.publish(topics.device_topic(A, topics.CONFIG_DESIRED), json.dumps(
-        {"v": 1, "version": 6, "desired": {"spool": {"min_free_mb": 1024}}}).encode(),
+        {"v": 1, "version": 6, "desired": {"sync": {"workers": 2}}}).encode(),
         retain=True)
     wait_until(lambda: retained(operator, topics.CONFIG_REPORTED).get("version") == 6)
     assert len(hooks.called("apply_config")) == 2

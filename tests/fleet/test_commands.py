@@ -81,13 +81,13 @@ def shadow(tmp_path) -> ConfigShadow:
 def test_set_config_applies_newer_versions_only(tmp_path):
     hooks = FakeHooks()
     s = shadow(tmp_path)
-    desired = {"recorder": {"segment_seconds": 2.0}}
+    desired = {"mqtt": {"telemetry_interval_s": 30.0}}
     assert s.apply(desired, 3, hooks) == {"version": 3, "changed": True, "note": ""}
     assert s.apply(desired, 3, hooks)["changed"] is False     # the same again: no-op
-    with pytest.raises(CommandError, match="older than the applied version 3"):
+    with pytest.raises(CommandError, match="older than the accepted version 3"):
         s.apply(desired, 2, hooks)
-    with pytest.raises(CommandError, match="applied already with other values"):
-        s.apply({"recorder": {"segment_seconds": 3.0}}, 3, hooks)
+    with pytest.raises(CommandError, match="accepted already with other values"):
+        s.apply({"mqtt": {"telemetry_interval_s": 40.0}}, 3, hooks)
     assert len(hooks.called("apply_config")) == 1
     reopened = shadow(tmp_path)
     assert reopened.version == 3 and reopened.reported["config"] == desired
@@ -95,11 +95,13 @@ def test_set_config_applies_newer_versions_only(tmp_path):
 
 
 @pytest.mark.parametrize("desired, why", [
-    ({"recorder": {"segment_seconds": 99}}, "segment_seconds: must be between"),
+    ({"mqtt": {"keepalive_s": 9999}}, "keepalive_s: must be between"),
     ({"recorder": {"fps": 30}}, "unknown key"),
     ({"nonsense": {}}, "unknown section"),
-    ({"device": {"id": "dr-evil"}}, "[device] cannot be changed remotely"),
-    ({"spool": {"path": "/tmp/x"}}, "[spool] path cannot be changed remotely"),
+    ({"device": {"id": "dr-evil"}}, "[device] id: local setting: never changed remotely"),
+    ({"spool": {"path": "/tmp/x"}}, "[spool] path: local setting: never changed remotely"),
+    ({"recorder": {"segment_seconds": 2.0}}, "[recorder] segment_seconds: signed setting: "
+     "only a configuration bundle signed by the back office"),
 ])
 def test_set_config_rejections_say_why(tmp_path, desired, why):
     hooks = FakeHooks()
@@ -113,4 +115,4 @@ def test_the_unit_may_refuse_too(tmp_path):
     hooks = FakeHooks()
     hooks.config_answer = (False, "the disk is too small for that")
     with pytest.raises(CommandError, match="the unit refused it: the disk is too small"):
-        shadow(tmp_path).apply({"spool": {"min_free_mb": 900000}}, 1, hooks)
+        shadow(tmp_path).apply({"sync": {"workers": 32}}, 1, hooks)
