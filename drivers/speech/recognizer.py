@@ -38,9 +38,10 @@ from drivers.speech.recognizer_worker import SAMPLE_RATE, WorkerConfig
 _WORKER_MAIN = ("import sys; from drivers.speech.recognizer_worker import main; "
                 "main(sys.argv[1:])")
 
-# A prompt in simplified Mandarin steers Whisper towards simplified characters and short,
-# punctuated answers (it is context, not a list of expected words: it must not make a
-# recogniser hear "同意" in noise).
+# A prompt in simplified Mandarin steers Whisper towards simplified characters and punctuated
+# sentences. It is context, not a list of expected words (it must not make the recogniser hear
+# "同意" in noise); giving it the node's question instead was measured worse: Whisper-base then
+# repeats the question ("请问您…") in place of short answers.
 DEFAULT_PROMPT = "以下是普通话的句子。"
 
 
@@ -55,13 +56,16 @@ class RecognitionOptions:
     ``beam_size`` 5 is Whisper's own default and what the benchmarks measured; ``vad`` drops
     silence before decoding (Silero VAD, shipped in faster-whisper) so that silence gives no
     text instead of Whisper's invented subtitles; ``temperatures`` are the fallbacks tried when
-    a decode looks bad (a single 0.0 makes results deterministic).
+    a decode looks bad (a single 0.0 makes results deterministic). ``encoder_min_s``: the
+    encoder sees a window's audio plus 1 s, at least this many seconds, instead of Whisper's
+    fixed 30 s (a short answer costs about a quarter of the CPU; None: always 30 s).
     """
 
     beam_size: int = 5
     initial_prompt: str | None = DEFAULT_PROMPT
     vad: bool = True
     temperatures: tuple[float, ...] = (0.0,)
+    encoder_min_s: float | None = 10.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.beam_size, int) or not 1 <= self.beam_size <= 10:
@@ -69,6 +73,9 @@ class RecognitionOptions:
         if not self.temperatures or any(not 0.0 <= t <= 1.0 for t in self.temperatures):
             raise BadDriverArgument(f"temperatures={self.temperatures!r}: must be one or "
                                     "more values 0.0..1.0")
+        if self.encoder_min_s is not None and not 1.0 <= self.encoder_min_s <= 30.0:
+            raise BadDriverArgument(f"encoder_min_s={self.encoder_min_s!r}: must be None or "
+                                    "1..30 seconds")
 
 
 @dataclass(frozen=True)
@@ -226,7 +233,8 @@ class Recognizer:
             model_dir=str(self.model_dir), verify=not self._verified,
             cpu_threads=self._cpu_threads, idle_s=self._idle_s,
             beam_size=self.options.beam_size, initial_prompt=self.options.initial_prompt,
-            vad=self.options.vad, temperatures=tuple(self.options.temperatures))
+            vad=self.options.vad, temperatures=tuple(self.options.temperatures),
+            encoder_min_s=self.options.encoder_min_s)
         ours, theirs = socket.socketpair()
         root = str(Path(drivers.__file__).resolve().parent.parent)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(

@@ -9,8 +9,8 @@ Protocol on the pipe (all messages are tuples; the owner is trusted, the worker 
 
 - worker → owner, once: ``("ready", {"load_s", "peak_rss_bytes"})`` or
   ``("unusable", message)`` naming the model file at fault (then it exits);
-- owner → worker: ``("transcribe", pcm_bytes)`` with 16 kHz mono signed 16-bit little-endian
-  PCM, answered by ``("result", {...})`` or ``("error", reason)``; ``("stop",)`` ends it;
+- owner → worker: ``("transcribe", pcm_bytes)`` with 16 kHz mono signed 16-bit
+  little-endian PCM, answered by ``("result", {...})`` or ``("error", reason)``; ``("stop",)`` ends it;
 - with no request for ``idle_s`` seconds the worker exits by itself (exit code 0), which gives
   its memory back; the owner starts a new one when it next needs it.
 
@@ -33,6 +33,7 @@ from drivers.errors import DeviceMissingError
 from drivers.speech import whisper_assets
 
 SAMPLE_RATE = 16_000
+FRAMES_PER_S = 100                  # Whisper's log-mel frames (10 ms hop)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class WorkerConfig:
     initial_prompt: str | None
     vad: bool
     temperatures: tuple[float, ...]
+    encoder_min_s: float | None     # None: Whisper's fixed 30 s window
 
 
     def to_json(self) -> str:
@@ -111,8 +113,10 @@ def _load(config: WorkerConfig) -> Any:
                                      f"{whisper_assets.install_hint(config.model_dir)}")
     from faster_whisper import WhisperModel
     home = whisper_assets.home(config.model_dir)
+    model_class = WhisperModel if config.encoder_min_s is None else \
+        _short_context(WhisperModel, round(config.encoder_min_s * FRAMES_PER_S))
     try:
-        return WhisperModel(str(home), device="cpu", compute_type="int8",
+        return model_class(str(home), device="cpu", compute_type="int8",
                             cpu_threads=config.cpu_threads, num_workers=1,
                             local_files_only=True)
     except Exception as exc:                    # CTranslate2 says what it could not read
@@ -120,6 +124,29 @@ def _load(config: WorkerConfig) -> Any:
             f"speech recognition: {home / whisper_assets.MODEL_FILE}: cannot be loaded "
             f"({type(exc).__name__}: {exc}); "
             f"{whisper_assets.install_hint(config.model_dir)}") from exc
+
+
+def _short_context(base: type, min_frames: int) -> type:
+    """``base`` (faster-whisper's WhisperModel) encoding only what a window holds.
+
+    faster-whisper pads every window's features with zeros to Whisper's 30 s (3000 frames)
+    before the encoder, whose cost grows with its input: a 2 s answer pays for 30 s (about
+    1.7 CPU-seconds here). CTranslate2's encoder takes shorter inputs, as whisper.cpp's
+    ``audio_ctx`` does; this keeps the content plus 1 s of padding, at least ``min_frames``
+    (with 5 s the decoder began to repeat itself on short answers here). Full windows are unchanged. Relies on
+    ``WhisperModel.encode`` receiving the padded window, as faster-whisper 1.2.1 does.
+    """
+    import numpy as np
+
+    class ShortContextWhisper(base):
+        def encode(self, features: Any) -> Any:
+            used = np.flatnonzero(np.any(features != 0, axis=tuple(range(features.ndim - 1))))
+            content = int(used[-1]) + 1 if len(used) else 0
+            frames = -(-content // FRAMES_PER_S) * FRAMES_PER_S + FRAMES_PER_S
+            keep = min(features.shape[-1], max(min_frames, frames))
+            return super().encode(np.ascontiguousarray(features[..., :keep]))
+
+    return ShortContextWhisper
 
 
 def _transcribe(model: Any, zhconv: Any, config: WorkerConfig, pcm: bytes) -> dict:

@@ -6,17 +6,19 @@ syllables (:mod:`firmware.understanding.pinyin`), so the recogniser's choice amo
 does not matter ("同一" is heard as "同意"). The rules, in this order:
 
 1. a ``negative`` word anywhere → negative ("不同意" is negative although it contains "同意");
-2. an ``affirmative`` word right after a ``negators`` word → negative ("不清楚", "没问题" is
+2. an ``affirmative`` word right after a ``negators`` word → negative ("不清楚"; "没问题" is
    fine because "没问题" is itself the affirmative word);
-3. a ``hesitant`` word anywhere → unclear ("好的，我再想想");
-4. a ``negators`` syllable that is not part of any matched word → unclear (a stray "不" means
-   the answer is not a clear yes: "这个时候不方便" must not pass on the "shi" of "时");
-5. an ``affirmative`` word → affirmative;
-6. anything else, including silence and empty text → unclear.
+3. a ``hesitant`` word anywhere → unclear ("好的，我再想想"); so is a repetition loop, the
+   same one to four syllables more than three times in a row (the recogniser's failure
+   mode, "试试试试试试试试", not an answer);
+4. the whole answer made of ``affirmative`` words and ``fillers`` ("嗯", "我", "的", "了" …),
+   at least one affirmative → affirmative ("嗯，是的", "对，我同意", "好的，没问题");
+5. anything else → unclear: silence, empty text, and any answer with a syllable that is neither
+   (the recogniser's "普通意" for "不同意" is not a yes; nor is "这个时候不方便" for its "shi").
 
-So an answer is affirmative only when it says a listed yes and nothing that weakens it: a
-mistake can only turn a yes into "ask again", never a no into a yes. Only affirmative lets the
-session go on (negative and unclear both refuse NEXT).
+So an answer is affirmative only when all of it is a listed yes: a recognition mistake or an
+unexpected word can only turn a yes into "ask again", never a no into a yes. Only affirmative
+lets the session go on (negative and unclear both refuse NEXT).
 """
 from __future__ import annotations
 
@@ -32,10 +34,11 @@ from firmware.understanding.pinyin import syllable_error_rate, toneless_syllable
 __all__ = ["AnswerMeaning", "AnswerWords", "Meaning", "classify_answer", "syllable_error_rate",
            "toneless_syllables"]
 
-LISTS = ("affirmative", "negative", "hesitant", "negators")
+LISTS = ("affirmative", "negative", "hesitant", "negators", "fillers")
 MAX_WORDS = 200                 # per list
 MAX_WORD_CHARS = 32
 MAX_FILE_BYTES = 64 * 1024
+MAX_REPEATS = 3                 # "是是是" is an answer; "是是是是…" is the recogniser looping
 
 
 class Meaning(str, enum.Enum):
@@ -60,8 +63,8 @@ class AnswerMeaning:
 class AnswerWords:
     """The word lists an answer is judged by (see the module docstring for the rules).
 
-    ``affirmative`` and ``negative`` must each hold at least one word; ``hesitant`` and
-    ``negators`` may be empty. Words are Chinese (or Latin, such as "OK") as written in the
+    ``affirmative`` and ``negative`` must each hold at least one word; ``hesitant``,
+    ``negators`` and ``fillers`` may be empty. Words are Chinese (or Latin, such as "OK") as written in the
     template; they are compared as toneless pinyin.
     """
 
@@ -69,6 +72,7 @@ class AnswerWords:
     negative: tuple[str, ...]
     hesitant: tuple[str, ...] = ()
     negators: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
     _syllables: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = field(
         init=False, repr=False, compare=False)
 
@@ -157,15 +161,33 @@ def classify_answer(text: str, words: AnswerWords) -> AnswerMeaning:
     hesitant = _matches(heard, words.entries("hesitant"))
     if hesitant:
         return AnswerMeaning(Meaning.UNCLEAR, hesitant[0][0], heard)
-    covered = [False] * len(heard)
-    for _, start, end in affirmatives:
-        covered[start:end] = [True] * (end - start)
-    for negator, start, end in _matches(heard, negators):
-        if not all(covered[start:end]):
-            return AnswerMeaning(Meaning.UNCLEAR, negator, heard)
-    if affirmatives:
+    if _loops(heard):
+        return AnswerMeaning(Meaning.UNCLEAR, None, heard)
+    if affirmatives and _tiled(heard, words.entries("affirmative") + words.entries("fillers")):
         return AnswerMeaning(Meaning.AFFIRMATIVE, affirmatives[0][0], heard)
     return AnswerMeaning(Meaning.UNCLEAR, None, heard)
+
+
+def _loops(heard: tuple[str, ...]) -> bool:
+    """Whether some 1-4 syllables repeat more than :data:`MAX_REPEATS` times in a row."""
+    for size in range(1, 5):
+        span = size * (MAX_REPEATS + 1)
+        for start in range(len(heard) - span + 1):
+            unit = heard[start:start + size]
+            if all(heard[start + k * size:start + (k + 1) * size] == unit
+                   for k in range(1, MAX_REPEATS + 1)):
+                return True
+    return False
+
+
+def _tiled(heard: tuple[str, ...], entries: tuple[tuple[str, tuple[str, ...]], ...]) -> bool:
+    """Whether ``heard`` is a sequence of the entries' syllables, end to end."""
+    reachable = [True] + [False] * len(heard)
+    for end in range(1, len(heard) + 1):
+        reachable[end] = any(
+            len(syllables) <= end and reachable[end - len(syllables)]
+            and heard[end - len(syllables):end] == syllables for _, syllables in entries)
+    return reachable[-1]
 
 
 def _matches(heard: tuple[str, ...], entries: tuple[tuple[str, tuple[str, ...]], ...]

@@ -34,8 +34,13 @@ def shipped() -> AnswerWords:
     ("好的，我再想想", Meaning.UNCLEAR), ("同意吗？", Meaning.UNCLEAR),
     ("这个时候不方便", Meaning.UNCLEAR),                  # a stray negation, no listed word
     ("", Meaning.UNCLEAR), ("   ", Meaning.UNCLEAR), ("。", Meaning.UNCLEAR),
-    ("今天天气很好啊", Meaning.AFFIRMATIVE),               # 好 is listed: lists decide, not code
+    ("嗯，是的", Meaning.AFFIRMATIVE), ("对，我同意", Meaning.AFFIRMATIVE),
+    ("好的，没问题", Meaning.AFFIRMATIVE), ("我已经了解了", Meaning.AFFIRMATIVE),
+    ("普通意", Meaning.UNCLEAR),                        # a misheard 不同意 is no yes
+    ("今天天气很好啊", Meaning.UNCLEAR),                  # a yes word inside other words
     ("嗯嗯", Meaning.UNCLEAR), ("hello", Meaning.UNCLEAR),
+    ("是是是", Meaning.AFFIRMATIVE), ("试试试试试试试试", Meaning.UNCLEAR),   # a loop is no yes
+    ("同意同意同意同意", Meaning.UNCLEAR), ("好的，好的，好的", Meaning.AFFIRMATIVE),
 ])
 def test_the_shipped_lists(shipped, heard, meaning):
     assert classify_answer(heard, shipped).meaning is meaning
@@ -56,9 +61,12 @@ def test_the_lists_come_from_the_caller():
     assert classify_answer("可以办", words).meaning is Meaning.AFFIRMATIVE
     assert classify_answer("同意", words).meaning is Meaning.UNCLEAR     # not in these lists
     assert classify_answer("算了，可以办", words).meaning is Meaning.NEGATIVE
-    assert classify_answer("不可以办", words).meaning is Meaning.AFFIRMATIVE   # no negators
-    strict = AnswerWords(affirmative=["可以办"], negative=["算了"], negators=["不"])
-    assert classify_answer("不可以办", strict).meaning is Meaning.NEGATIVE
+    assert classify_answer("不可以办", words).meaning is Meaning.UNCLEAR   # 不: no filler
+    assert classify_answer("嗯，可以办", words).meaning is Meaning.UNCLEAR
+    wider = AnswerWords(affirmative=["可以办"], negative=["算了"], negators=["不"],
+                        fillers=["嗯"])
+    assert classify_answer("不可以办", wider).meaning is Meaning.NEGATIVE
+    assert classify_answer("嗯，可以办", wider).meaning is Meaning.AFFIRMATIVE
 
 
 def test_lists_are_read_from_a_toml_table_and_mistakes_are_named(tmp_path):
@@ -96,7 +104,7 @@ def test_lists_are_read_from_a_toml_table_and_mistakes_are_named(tmp_path):
 YES_CHARS = "同意清楚明白愿可以确认好的对"
 NO_CHARS = "拒绝反驳算罢休"
 OTHER_CHARS = "天气今日山水花草猫狗书本"
-yes_words = st.text(alphabet=YES_CHARS, min_size=1, max_size=4)
+yes_words = st.text(alphabet=YES_CHARS, min_size=1, max_size=3)   # 4 alike: a loop
 no_words = st.text(alphabet=NO_CHARS, min_size=1, max_size=4)
 others = st.text(alphabet=OTHER_CHARS + "，。 ", max_size=8)
 SLOW = settings(max_examples=150, deadline=None,
@@ -131,6 +139,17 @@ def test_a_listed_word_alone_means_its_list(affirmative, negative, data):
        others)
 def test_what_holds_no_listed_word_is_unclear(affirmative, negative, text):
     words = AnswerWords(affirmative=affirmative, negative=negative)
+    assert classify_answer(text, words).meaning is Meaning.UNCLEAR
+
+
+@SLOW
+@given(st.lists(yes_words, min_size=1, max_size=4), st.lists(no_words, min_size=1, max_size=4),
+       st.data())
+def test_a_yes_among_other_words_is_not_a_yes(affirmative, negative, data):
+    words = AnswerWords(affirmative=affirmative, negative=negative)
+    yes = data.draw(st.sampled_from(affirmative))
+    other = data.draw(st.text(alphabet=OTHER_CHARS, min_size=1, max_size=4))
+    text = f"{other}，{yes}" if data.draw(st.booleans()) else f"{yes}，{other}"
     assert classify_answer(text, words).meaning is Meaning.UNCLEAR
 
 
