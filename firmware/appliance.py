@@ -21,6 +21,7 @@ from firmware.hardware import SAMPLE_SIGNATURE, build_hardware
 from firmware.keys import DeviceKey
 from firmware.logs import LogContext
 from firmware.records import Record
+from firmware.recovery import acknowledge_damage
 from firmware.recorder import Recorder
 from firmware.session.flow import Binding, SessionFlow
 from firmware.session.prompter import Prompter
@@ -84,7 +85,7 @@ class Appliance:
             self.flow = SessionFlow(self.evidence, self.recorder, hw.panel,
                                     Prompter(hw.speech, hw.speaker), self.selftest,
                                     on_session_end=self._on_session_end,
-                                    on_state=self._on_state, can_record=self.storage_blocked,
+                                    on_state=self._on_state, can_record=self.recording_blocked,
                                     badge_reader=badge_reader,
                                     on_progress=self._on_progress)
             hw.panel.set_handler(self.flow.handle)
@@ -102,7 +103,11 @@ class Appliance:
         self._clock_watch = ClockWatch(hw.clock)
         self._synced: bool | None = None
         self.check_clock()
-        hw.panel.status("online")
+        damage = self.evidence.unacknowledged_damage()
+        hw.panel.status("fault" if damage else "online")
+        if damage:
+            log.error("evidence damage recorded (DAMAGE records %s): recording is refused until "
+                      "a technician acknowledges it (dualrec damage ack)", damage)
 
     def _badge_reader(self):
         """With a roster configured: the reader of staff badges, against the roster only if it
@@ -154,7 +159,7 @@ class Appliance:
         self.add_session_listener(lambda summary: self.agent.event("session_ended", summary))
         self.agent.start()
 
-    FLEET_EVENTS = ("selftest", "record_refused", "device_lost", "badge_refused")
+    FLEET_EVENTS = ("selftest", "record_refused", "device_lost", "badge_refused", "disk_low")
 
     def _forward_event(self, record: Record) -> None:
         """Self-tests, refused recordings and lost devices reach the fleet as events (their
@@ -166,6 +171,17 @@ class Appliance:
 
     def _uplink_failed(self, exc: BaseException) -> None:
         log.error("uplink: %s", exc)
+
+    def recording_blocked(self) -> tuple[str, str] | None:
+        """Why RECORD must be refused now, as (reason code, detail), or None: evidence damage
+        nobody has acknowledged, or too little disk."""
+        damage = self.evidence.unacknowledged_damage()
+        if damage:
+            return ("evidence_damaged", f"evidence damage recorded in DAMAGE record(s) "
+                    f"{', '.join(map(str, damage))}; a technician acknowledges it with "
+                    "`dualrec damage ack`")
+        disk = self.storage_blocked()
+        return ("storage", disk) if disk else None
 
     def storage_blocked(self) -> str | None:
         """Why new recordings must be refused for lack of disk, or None. Sealed evidence that
@@ -230,7 +246,10 @@ class Appliance:
                 "chain_head": {"seq": head.seq, "hash": head.hash} if head else None,
                 "disk_free_bytes": shutil.disk_usage(self.config.spool.path).free,
                 "simulated": self.hardware.simulated, "last_session": flow.last_summary,
-                "selftest": self.selftest.last.as_record() if self.selftest.last else None}
+                "selftest": self.selftest.last.as_record() if self.selftest.last else None,
+                "damage_unacknowledged": self.evidence.unacknowledged_damage(),
+                "recording_blocked": (lambda b: {"reason": b[0], "detail": b[1]} if b else None)(
+                    self.recording_blocked())}
 
     def bind(self, people_json: bytes, *, template: str | None = None,
              mode: str | None = None) -> Binding:
@@ -268,10 +287,11 @@ class Appliance:
         if cmd == "bind":
             if self.recorder.recording:
                 raise ControlError("a session is recording; bind the next one after it ends")
-            try:
-                raw = Path(str(req.get("people_file", ""))).read_bytes()
-            except OSError as exc:
-                raise ControlError(f"people_file: {exc.strerror or exc}") from None
+            raw = req.get("people")
+            if not isinstance(raw, str):
+                raise ControlError('bind: "people" must be the people.json text, inline (the '
+                                   "daemon opens no path a request names)")
+            raw = raw.encode("utf-8")
             b = self.bind(raw, template=req.get("template"), mode=req.get("mode"))
             return {"template": b.template.id, "mode": b.mode, "people": b.summary}
         if cmd in ("press", "hold"):
@@ -290,7 +310,20 @@ class Appliance:
             return {"state": self.flow.state}
         if cmd == "sim":
             return self._sim_control(req)
-        raise ControlError(f"unknown command {cmd!r}: status, bind, press, hold, sim")
+        if cmd == "ack-damage":
+            return self.acknowledge_damage(str(req.get("by", "local technician"))[:64])
+        raise ControlError(f"unknown command {cmd!r}: status, bind, press, hold, sim, "
+                           "ack-damage")
+
+    def acknowledge_damage(self, by: str) -> dict[str, Any]:
+        """A person has seen the recorded damage: recording may resume. The DAMAGE records stay
+        on the chain (verify reports them forever); the acknowledgement goes on it too."""
+        acked = acknowledge_damage(self.evidence.spool)
+        if acked:
+            self.evidence.event("damage_acknowledged", {"damage_records": acked, "by": by})
+            self.hardware.panel.status("online")
+            log.warning("evidence damage (DAMAGE records %s) acknowledged by %s", acked, by)
+        return {"acknowledged": acked}
 
     def _sim_control(self, req: dict[str, Any]) -> dict[str, Any]:
         if not self.hardware.simulated:

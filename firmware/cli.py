@@ -34,8 +34,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.fleet_ca:
             from firmware.certs import load_fleet_ca
             fleet_ca = load_fleet_ca(args.fleet_ca)
+        bucket_check = None
+        if args.bucket:
+            from firmware.sync.pruned_copies import pruned_copy_check
+            from firmware.sync.layout import parse_s3_url
+            from firmware.sync.s3client import make_client
+            from firmware.sync.settings import SyncSettings
+            client = make_client(SyncSettings(bucket=parse_s3_url(args.bucket)[0],
+                                              endpoint=args.endpoint or "",
+                                              region=args.region, max_attempts=3))
+            bucket_check = pruned_copy_check(client, args.bucket)
         report = verify_path(args.path, trusted_key=trusted, checkpoints=witnesses,
-                             fleet_ca=fleet_ca)
+                             fleet_ca=fleet_ca, bucket_check=bucket_check)
     except (NotEvidenceError, OSError, ValueError) as exc:
         print(f"dualrec verify: unusable input: {exc}", file=sys.stderr)
         return 2
@@ -137,12 +147,21 @@ def cmd_press(args: argparse.Namespace) -> int:
 
 
 def cmd_bind(args: argparse.Namespace) -> int:
-    req = {"cmd": "bind", "people_file": str(Path(args.people).resolve())}
+    try:
+        people = Path(args.people).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"dualrec bind: {args.people}: {exc}", file=sys.stderr)
+        return 2
+    req = {"cmd": "bind", "people": people}
     if args.template:
         req["template"] = args.template
     if args.mode:
         req["mode"] = args.mode
     return _control(args, req)
+
+
+def cmd_damage(args: argparse.Namespace) -> int:
+    return _control(args, {"cmd": "ack-damage", "by": args.by})
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -197,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the device's public key (base64), instead of the spool's own copy")
     v.add_argument("--fleet-ca", metavar="FILE",
                    help="the fleet's root CA (PEM): the device certificate must chain to it")
+    v.add_argument("--bucket", metavar="s3://BUCKET/PREFIX",
+                   help="check the cloud copies of pruned files there (with --endpoint)")
     from firmware.sync_cli import add_sync_parser, add_verify_s3_arguments
     add_verify_s3_arguments(v)
     v.set_defaults(func=cmd_verify)
@@ -227,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="the running daemon's state, session and devices")
     _add_control_args(st)
     st.set_defaults(func=cmd_status)
+
+    dm = sub.add_parser("damage", help="acknowledge evidence damage the unit recorded (it "
+                        "refuses to record until someone has): `dualrec damage ack`")
+    dm.add_argument("action", choices=["ack"])
+    dm.add_argument("--by", default="local technician", help="who acknowledges (on the chain)")
+    _add_control_args(dm)
+    dm.set_defaults(func=cmd_damage)
 
     sm = sub.add_parser("sim", help="simulated hardware controls of a running daemon")
     sm.add_argument("device", choices=["camera", "microphone", "sigpad"])

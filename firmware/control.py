@@ -1,6 +1,12 @@
 """The local control socket: a person at a shell drives the appliance (``dualrec press NEXT``,
 ``dualrec status``). One JSON object per line each way on a unix socket (mode 0660).
 
+A local account in the socket's group is not trusted with more than the commands: a request
+longer than :data:`MAX_REQUEST` is refused before it is read whole, at most
+:data:`MAX_CLIENTS` connections are served at once (more are answered "busy" and closed), an
+idle connection is dropped after :data:`IDLE_TIMEOUT_S`, and requests carry their data inline
+(the daemon never opens a path a request names).
+
 Requests: ``{"cmd": "status"}``, ``{"cmd": "press", "button": "NEXT", "seconds": 0.1}``,
 ``{"cmd": "hold", "button": "RECORD", "seconds": 2.5}``, and on simulated hardware ``{"cmd":
 "sim", "device": "camera"|"microphone"|"sigpad", "action": ...}``. Answers: ``{"ok": true,
@@ -17,9 +23,13 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from firmware import durable
+
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 64 * 1024
+MAX_CLIENTS = 8
+IDLE_TIMEOUT_S = 30.0
 
 
 class ControlError(ValueError):
@@ -37,21 +47,46 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 class ControlServer:
     """Serves ``handler(request) -> answer`` on ``path`` from a thread of its own."""
 
-    def __init__(self, path: str | os.PathLike, handler: Handler) -> None:
+    def __init__(self, path: str | os.PathLike, handler: Handler, *,
+                 max_clients: int = MAX_CLIENTS) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
+        kind = durable.lkind(self.path)
+        if kind == "socket":
             self.path.unlink()  # a stale socket of an earlier run
+        elif kind != "missing":
+            raise ControlError(f"control socket {self.path}: a {kind} is in the way; the daemon "
+                               "removes only a stale socket, never another file")
         handle = handler
+        slots = threading.BoundedSemaphore(max_clients)
 
         class _Request(socketserver.StreamRequestHandler):
+            timeout = IDLE_TIMEOUT_S
+
             def handle(self) -> None:
-                for raw in self.rfile:
-                    if len(raw) > MAX_REQUEST:
-                        answer = {"ok": False, "error": "request too large"}
-                    else:
-                        answer = _answer(handle, raw)
+                if not slots.acquire(blocking=False):
+                    self._send({"ok": False, "error": "busy: too many control connections"})
+                    return
+                try:
+                    while True:
+                        raw = self.rfile.readline(MAX_REQUEST + 1)
+                        if not raw:
+                            return
+                        if len(raw) > MAX_REQUEST:
+                            self._send({"ok": False, "error": f"request too large (more than "
+                                        f"{MAX_REQUEST} bytes); nothing was done"})
+                            return  # the rest is never read
+                        self._send(_answer(handle, raw))
+                except (socket.timeout, ConnectionError, OSError):
+                    return
+                finally:
+                    slots.release()
+
+            def _send(self, answer: dict) -> None:
+                try:
                     self.wfile.write(json.dumps(answer, ensure_ascii=False).encode() + b"\n")
+                except OSError:
+                    pass  # the caller went away
 
         self._server = _Server(str(self.path), _Request)
         os.chmod(self.path, 0o660)
@@ -65,7 +100,7 @@ class ControlServer:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join()
-        if self.path.exists():
+        if durable.lkind(self.path) == "socket":
             self.path.unlink()
 
 

@@ -1,13 +1,15 @@
 """``dualrec run``: the appliance daemon (systemd Type=notify; logs to stderr → the journal)."""
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
 
 from firmware.appliance import Appliance, run_forever
 from firmware.config_model import Config
-from firmware.errors import DualrecError
+from firmware.degraded import DegradedUnit, disk_shortfall
+from firmware.errors import DiskFullError, DualrecError
 from firmware.logs import DaemonLogging, LogContext
 from firmware.notify import Notifier
 from firmware.remote_config import with_desired_config
@@ -19,6 +21,12 @@ def run_daemon(config: Config) -> int:
     context = LogContext(config.device.id)
     logs = DaemonLogging(config.logging.level, context)
     try:
+        try:  # the fleet's operational settings and the back office's signed bundle
+            config = with_desired_config(config)
+        except (DualrecError, OSError, ValueError) as exc:
+            log.error("cannot start: the remote configuration cannot be applied: %s", exc)
+            return 1
+        logs.set_level(config.logging.level)
         return _run(config, context, logs)
     finally:
         logs.close()
@@ -39,16 +47,30 @@ def _run(config: Config, context: LogContext, logs: DaemonLogging) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     notifier = Notifier()
-    config = with_desired_config(config)
-    try:
-        appliance = Appliance(config, log_context=context)
-        appliance.start_fleet(request_stop=request_stop, logs=logs.recent.tail)
-    except (DualrecError, OSError, ValueError) as exc:
-        log.error("cannot start: %s", exc)
-        notifier.status(f"cannot start: {exc}")
-        if "appliance" in locals():
-            appliance.close()
-        return 1
+    appliance = None
+    while appliance is None:
+        try:
+            short = disk_shortfall(config)
+            if short:
+                raise DiskFullError(errno.ENOSPC, short)
+            appliance = Appliance(config, log_context=context)
+            appliance.start_fleet(request_stop=request_stop, logs=logs.recent.tail)
+        except DiskFullError as exc:
+            if appliance is not None:
+                appliance.close()
+                appliance = None
+            log.error("cannot open the evidence: %s; degraded until there is room", exc)
+            with DegradedUnit(config, exc) as degraded:
+                if not degraded.wait_for_space(stop, notifier):
+                    notifier.stopping()
+                    notifier.close()
+                    return exit_code[0]
+        except (DualrecError, OSError, ValueError) as exc:
+            log.error("cannot start: %s", exc)
+            notifier.status(f"cannot start: {exc}")
+            if appliance is not None:
+                appliance.close()
+            return 1
     log.info("device %s running (spool %s)", appliance.evidence.device_id, config.spool.path)
     try:
         run_forever(appliance, stop, notifier,

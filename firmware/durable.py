@@ -20,7 +20,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from firmware.errors import DualrecError
 
@@ -88,6 +88,11 @@ def open_regular(path: str | os.PathLike, flags: int = 0) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def open_reading(path: str | os.PathLike) -> BinaryIO:
+    """A binary file object reading the regular file ``path`` (see :func:`open_regular`)."""
+    return os.fdopen(open_regular(path), "rb")
 
 
 def read_regular(path: str | os.PathLike, limit: int) -> bytes:

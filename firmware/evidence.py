@@ -52,7 +52,7 @@ class Evidence:
              checkpoint_every: int = 100, roll_bytes: int = 8 * 1024 * 1024,
              on_record: Callable[[Record], None] | None = None,
              boot_data: dict[str, Any] | None = None,
-             insurer_key: Any = None) -> "Evidence":
+             insurer_key: Any = None, checkpoint_seconds: float = 5.0) -> "Evidence":
         spool = Spool(spool_path)
         spool.create_dirs()
         device_id = device_id or default_device_id(key)
@@ -69,7 +69,8 @@ class Evidence:
                          checkpoint_every=checkpoint_every)
         ledger = Ledger(spool.ledger_dir, key, device_id, clock,
                         checkpoint_every=checkpoint_every, roll_bytes=roll_bytes,
-                        on_record=on_record, health=None if report.changed else report.health)
+                        on_record=on_record, health=None if report.changed else report.health,
+                        checkpoint_seconds=checkpoint_seconds)
         evidence = cls(spool, ledger, clock, insurer_key)
         evidence.recovery = report
         ledger.append(records.BOOT, data={"firmware": _firmware_version(), **(boot_data or {})})
@@ -98,6 +99,7 @@ class Evidence:
             record = self.ledger.append(records.SESSION_START, session_id, data=data or {})
             try:
                 os.mkdir(self.spool.session_dir(session_id), durable.DIR_MODE)
+                os.chmod(self.spool.session_dir(session_id), durable.DIR_MODE)  # not the umask
                 fsync_dir(self.spool.sessions_dir)
             except OSError as exc:
                 raise storage_error(exc, f"session directory {session_id}") from exc

@@ -41,8 +41,9 @@ class ApplianceHooks:
         if flow.state in ("fault", "selftest_failed"):
             failed = self.app.selftest.last.failed if self.app.selftest.last else []
             return DeviceStatus("fault", flow.state + (f": {', '.join(failed)}" if failed else ""))
-        if self.app.storage_blocked():
-            return DeviceStatus("fault", "disk low: recording refused")
+        blocked = self.app.recording_blocked()
+        if blocked:
+            return DeviceStatus("fault", f"{blocked[0]}: recording refused")
         return DeviceStatus("idle")
 
     def telemetry(self) -> TelemetrySnapshot:

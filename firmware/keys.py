@@ -12,7 +12,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
                                                               Ed25519PublicKey)
 
+from firmware import durable
 from firmware.errors import KeyFileError
+
+
+def _private_dir(directory: Path) -> None:
+    """The directory of a private key: created 0700, or an existing real directory that no
+    other account can enter (refused otherwise: tighten it by hand, knowing what else is in
+    it)."""
+    created = durable.lkind(directory) == "missing"
+    durable.ensure_dir(directory, 0o700)
+    mode = stat.S_IMODE(os.lstat(directory).st_mode)
+    if mode & 0o077 and not created:
+        raise KeyFileError(f"{directory}: a key directory must not be open to other accounts "
+                           f"(mode {mode:04o}); run: chmod 700 {directory}")
 
 
 def fingerprint(public_raw: bytes) -> str:
@@ -71,40 +84,40 @@ class DeviceKey:
 
     @classmethod
     def load_or_create(cls, path: str | os.PathLike) -> "DeviceKey":
-        """Load the key at ``path``, or create it there (mode 0600, written atomically)."""
+        """Load the key at ``path``, or create it there: mode 0600, in a directory of mode
+        0700, with ``O_EXCL|O_NOFOLLOW`` (never through a symlink, never over a file), written
+        atomically."""
         path = Path(path)
-        if path.exists():
+        if durable.lkind(path) != "missing":
             return cls.load(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_dir(path.parent)
         key = cls.generate()
         pem = key._private.private_bytes(serialization.Encoding.PEM,
                                          serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption())
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        durable.create_new(path, pem, durable.SECRET_MODE)
         key.path = path
         return key
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "DeviceKey":
         path = Path(path)
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise KeyFileError(f"{path}: device key is readable by others (mode {mode:04o}); "
-                               f"run: chmod 600 {path}")
         try:
-            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            fd = durable.open_regular(path)
+        except durable.NotRegularFileError as exc:
+            raise KeyFileError(f"{path}: the device key must be a regular file ({exc.kind})"
+                               ) from None
+        try:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if mode & 0o077:
+                raise KeyFileError(f"{path}: device key is readable by others (mode "
+                                   f"{mode:04o}); run: chmod 600 {path}")
+            with os.fdopen(os.dup(fd), "rb") as f:
+                pem = f.read(64 * 1024)
+        finally:
+            os.close(fd)
+        try:
+            private = serialization.load_pem_private_key(pem, password=None)
         except ValueError as exc:
             raise KeyFileError(f"{path}: not a PEM private key ({exc})") from None
         if not isinstance(private, Ed25519PrivateKey):

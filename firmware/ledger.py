@@ -37,12 +37,14 @@ class Ledger:
     def __init__(self, ledger_dir: Path, key: DeviceKey, device_id: str, clock: Clock, *,
                  checkpoint_every: int = 100, roll_bytes: int = 8 * 1024 * 1024,
                  on_record: Callable[[Record], None] | None = None,
-                 health: LedgerHealth | None = None) -> None:
+                 health: LedgerHealth | None = None, checkpoint_seconds: float = 0) -> None:
         self.dir = Path(ledger_dir)
         self.key = key
         self.device_id = device_id
         self.clock = clock
         self.checkpoint_every = checkpoint_every
+        self.checkpoint_ns = int(checkpoint_seconds * 1e9)
+        self._last_checkpoint_ns = clock.monotonic_ns()
         self.roll_bytes = roll_bytes
         self.on_record = on_record
         self._lock = threading.RLock()
@@ -53,10 +55,9 @@ class Ledger:
         self._roll_pending = False
         durable.ensure_dir(self.dir)
         if health is not None:
-            # recovery read the ledger: continue from its last good record; after damage in
-            # the newest file, in a file of its own (the damaged bytes stay as they are)
+            # recovery read the ledger: continue from its last good record, after whatever
+            # damaged lines follow it (they stay as they are; the DAMAGE record names them)
             self.head: Record | None = health.head
-            self._roll_pending = health.newest_damaged or health.torn is not None
         else:
             self.head = self._find_head()
         self._last_checkpoint = self._find_last_checkpoint()
@@ -75,6 +76,15 @@ class Ledger:
                                       "run `dualrec recover SPOOL`")
             return record
         return None
+
+    def _checkpoint_due(self) -> bool:
+        """Every ``checkpoint_every`` records, and — while records keep coming, as during a
+        recording — every ``checkpoint_seconds``, so witnesses see a session as it goes."""
+        since = self._since_checkpoint()
+        if self.checkpoint_every and since >= self.checkpoint_every:
+            return True
+        return bool(self.checkpoint_ns and since and self.clock.monotonic_ns()
+                    - self._last_checkpoint_ns >= self.checkpoint_ns)
 
     def _since_checkpoint(self) -> int:
         """Records after the last CHECKPOINT (or the start of the chain): the next
@@ -119,8 +129,7 @@ class Ledger:
         """Sign and durably append one record; a CHECKPOINT may follow it automatically."""
         with self._lock:
             record = self._append_unlocked(type, session, files or [], data or {})
-            if (type != records.CHECKPOINT and self.checkpoint_every
-                    and self._since_checkpoint() >= self.checkpoint_every):
+            if type != records.CHECKPOINT and self._checkpoint_due():
                 self.checkpoint()
             return record
 
@@ -176,6 +185,7 @@ class Ledger:
         self.head = record
         if type == records.CHECKPOINT:
             self._last_checkpoint = seq
+            self._last_checkpoint_ns = self.clock.monotonic_ns()
         if self.on_record is not None:
             self.on_record(record)
         return record

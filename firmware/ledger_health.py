@@ -27,6 +27,8 @@ from firmware.ledger_files import (LEDGER_DIR, LEDGER_NAME, first_record, last_c
                                    ledger_files, read_lines)
 from firmware.records import Record
 
+MAX_TORN = 4 * 1024 * 1024   # a torn tail is part of the one record being written: at most this
+
 
 @dataclass(frozen=True)
 class Damage:
@@ -65,11 +67,6 @@ class LedgerHealth:
     torn: TornTail | None = None
     damage: list[Damage] = field(default_factory=list)
 
-    @property
-    def newest_damaged(self) -> bool:
-        """The newest file holds damage: new records must start a file of their own."""
-        return any(d.file == f"{LEDGER_DIR}/{self.files[-1].name}" for d in self.damage) \
-            if self.files else False
 
 
 def _bytes_damage(kind: str, rel: str, raw: bytes, offset: int, detail: str) -> Damage:
@@ -140,7 +137,12 @@ def _scan_newest(health: LedgerHealth, path: Path, prev_last: Record | None,
     for index, ln in enumerate(lines):
         last_line = index == len(lines) - 1
         if last_line and not ln.complete:
-            health.torn = TornTail(path, ln.offset, len(ln.raw))
+            if ln.size <= MAX_TORN:
+                health.torn = TornTail(path, ln.offset, ln.size)
+            else:  # far more than the one record being written when the power went
+                health.damage.append(Damage("torn_tail", rel, f"an incomplete last line of "
+                                            f"{ln.size} bytes: longer than any record",
+                                            ln.offset, ln.size))
             break
         rec = ln.record
         if rec is None:

@@ -142,6 +142,9 @@ class DaemonLogging:
         self._listener.start()
         self._closed = False
 
+    def set_level(self, level: str) -> None:
+        logging.getLogger().setLevel(getattr(logging, level.upper()))
+
     @property
     def dropped(self) -> int:
         return self._handler.dropped

@@ -89,6 +89,17 @@ def _cut_tail(spool: Spool, health: LedgerHealth) -> tuple[int, Path | None, int
     return len(data), rescue, next_seq
 
 
+def _terminate_line(path: Path) -> None:
+    """End an incomplete last line that must stay (it is damage) with a LF, so the records
+    appended after it are lines of their own; its bytes are not changed."""
+    fd = durable.open_append(path)
+    try:
+        os.write(fd, b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _since_last_boot(health: LedgerHealth) -> tuple[Record | None, dict[str, SessionState],
                                                     bool]:
     """The last good record, the sessions opened since the last BOOT and not closed, and
@@ -190,11 +201,22 @@ def recover(spool: Spool | str | os.PathLike, key: DeviceKey, clock: Clock, *,
                                  f"from ({found_damage[0].kind} {found_damage[0].file}: "
                                  f"{found_damage[0].detail}); keep this spool for the "
                                  "auditors and give the unit a new one")
-    report.torn_bytes, rescue, torn_seq = _cut_tail(spool, health)
     last, open_sessions, clean = _since_last_boot(health)
     report.unclean_stop = last is not None and not clean
+    rescue_kind = durable.lkind(spool.root / RECOVERED_DIR)
+    if rescue_kind not in ("missing", "directory"):
+        found_damage.append(Damage("not_regular_file", RECOVERED_DIR, f"a {rescue_kind} where "
+                                   "recovered/ should be; nothing is written through it"))
+        if health.torn is not None:  # it cannot be set aside, so it is never cut: damage
+            t = health.torn
+            found_damage.append(Damage("torn_tail", t.path.relative_to(spool.root).as_posix(),
+                                       "an incomplete last line that could not be set aside",
+                                       t.offset, t.length))
+            health.torn = None
+            _terminate_line(t.path)  # new records start on a line of their own after it
     known = _recorded_damage(spool)
     report.damage = [d for d in found_damage if d.identity not in known]
+    report.torn_bytes, rescue, torn_seq = _cut_tail(spool, health)
     if not (report.torn_bytes or parts or open_sessions or report.unclean_stop
             or report.damage):
         return report

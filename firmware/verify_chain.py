@@ -235,11 +235,15 @@ class ChainWalk:
                 session.start = rec.seq
             elif session.start is None and session.orphan is None:
                 session.orphan = rec.seq
-            if rec.type == records.SESSION_END:
-                session.end = rec
-            if rec.files:
+            if rec.files and session.end is None:   # the manifest covers up to SESSION_END
                 kind = sealing_kind(rec)
                 session.counts[kind] = session.counts.get(kind, 0) + 1
+            if rec.type == records.SESSION_END:
+                if session.end is None:
+                    session.end = rec
+                else:
+                    report.add("session_ended_twice", f"session {sid} already ended at "
+                               f"record {session.end.seq}", **where)
         home = f"{SESSIONS_DIR}/{sid}/" if sid else f"{RECOVERED_DIR}/"
         for entry in rec.files:
             path = entry.path
@@ -253,7 +257,7 @@ class ChainWalk:
                            f"{chain.covered[path][1]}", **where)
                 continue
             chain.covered[path] = (entry, rec.seq, sid)
-            if sid:
+            if sid and chain.sessions[sid].end is None:
                 chain.sessions[sid].files.append(entry)
 
     def _pruned(self, rec: Record, signed: bool, where: dict) -> None:

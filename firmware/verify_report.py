@@ -44,6 +44,7 @@ FINDING_KINDS = {
     "record_outside_session": "a session record with no SESSION_START before it",
     "session_not_closed": "a session with no SESSION_END: left open across a restart, or (when "
                           "one session is verified) its end is missing",
+    "session_ended_twice": "a second SESSION_END for a session",
     "manifest_mismatch": "a SESSION_END manifest differs from what the session's records sealed",
     "checkpoint_mismatch": "a CHECKPOINT's records_since_checkpoint is not the number of "
                            "records since the previous CHECKPOINT",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import stat
 from pathlib import Path
 
-from firmware.ledger import fsync_dir
+from firmware import durable
 from provisioning.errors import FileOwnerError
 
 log = logging.getLogger(__name__)
@@ -17,28 +18,33 @@ SERVICE_USER = "dualrec"
 
 def write_file(path: str | os.PathLike, data: bytes, *, mode: int = 0o644,
                overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically (a temporary file, fsync, rename, fsync of the
-    directory) with ``mode`` from the start, so a private key is never readable by others,
-    not even for a moment. ``overwrite=False`` refuses an existing file (FileExistsError)."""
+    """Write ``data`` to ``path`` atomically (a temporary file made with ``O_EXCL|O_NOFOLLOW``,
+    fsync, rename, fsync of the directory) with ``mode`` from the start, so a private key is
+    never readable by others, not even for a moment. ``overwrite=False`` refuses anything
+    already there, even a dangling symlink (FileExistsError); nothing is written through a
+    symlink."""
     path = Path(path)
-    if not overwrite and path.exists():
-        raise FileExistsError(f"{path} exists already; it is not overwritten")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # the umask could have narrowed it; a key is never wider than 0600
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    durable.ensure_dir(path.parent, 0o755 if mode & 0o044 else 0o700)
+    if overwrite:
+        durable.write_atomic(path, data, mode)
+    else:
+        try:
+            durable.create_new(path, data, mode)
+        except FileExistsError:
+            raise FileExistsError(f"{path} exists already; it is not overwritten") from None
     return path
 
 
 def write_private(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
-    """A private key file: mode 0600, never overwritten unless asked."""
+    """A private key file: mode 0600, in a directory no other account can enter, never
+    overwritten unless asked."""
+    directory = Path(path).parent
+    if durable.lkind(directory) == "directory":
+        mode = stat.S_IMODE(os.lstat(directory).st_mode)
+        if mode & 0o077:
+            raise FileOwnerError(f"{directory}: a directory for private keys must not be open "
+                                 f"to other accounts (mode {mode:04o}); run: chmod 700 "
+                                 f"{directory}")
     return write_file(path, data, mode=0o600, overwrite=overwrite)
 
 

@@ -31,7 +31,8 @@ from firmware.recovery import recover
 from firmware.spool import DeviceInfo, Spool
 from provisioning.ca import FleetCA, device_csr
 from provisioning.errors import RotationError
-from provisioning.files import SERVICE_USER, fsync_dir, hand_to_user, write_file
+from firmware.durable import fsync_dir
+from provisioning.files import SERVICE_USER, hand_to_user, write_file
 
 log = logging.getLogger(__name__)
 

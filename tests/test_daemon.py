@@ -136,7 +136,7 @@ def test_run_simulated_needs_no_configuration(tmp_path):
         assert (sim_dir / "spool" / "ledger").is_dir()
         assert os.stat(sim_dir).st_mode & 0o777 == 0o700
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        assert proc.wait(60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

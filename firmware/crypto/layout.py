@@ -6,6 +6,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, Iterator
 
+from firmware import durable
 from firmware.crypto.errors import MediaAuthenticationError, MediaFormatError
 from firmware.crypto.media_format import (HEADER_SIZE, MAGIC, MAX_CHUNKS, TAG_SIZE,
                                           TRAILER_SIZE, Header, unpack_trailer)
@@ -93,7 +94,7 @@ def read_layout(f: BinaryIO, where: str) -> Layout:
 
 def is_encrypted(path: str | os.PathLike) -> bool:
     """The file starts with the encrypted-media magic (or a prefix of it, when cut short)."""
-    with open(path, "rb") as f:
+    with durable.open_reading(path) as f:
         head = f.read(len(MAGIC))
     return bool(head) and MAGIC.startswith(head)
 
@@ -133,7 +134,7 @@ class MediaReport:
 
 def inspect(path: str | os.PathLike) -> MediaReport:
     """Report an encrypted file's chunks and whether it is complete, without a key."""
-    with open(path, "rb") as f:
+    with durable.open_reading(path) as f:
         layout = read_layout(f, str(path))
     header = layout.header
     if header is None:

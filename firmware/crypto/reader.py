@@ -14,6 +14,7 @@ from typing import BinaryIO, Iterator
 
 from cryptography.exceptions import InvalidTag
 
+from firmware import durable
 from firmware.crypto.errors import (MediaAuthenticationError, TruncatedMediaError,
                                     WrongKeyError)
 from firmware.crypto.layout import Layout, read_layout
@@ -40,7 +41,8 @@ class DecryptingReader:
     def __init__(self, source: Source, key: SessionKey, name: str, *,
                  allow_truncated: bool = False) -> None:
         self._owns = isinstance(source, (str, os.PathLike))
-        self._f: BinaryIO = open(source, "rb") if self._owns else source  # type: ignore[arg-type]
+        self._f: BinaryIO = (durable.open_reading(source) if self._owns  # type: ignore[arg-type]
+                             else source)
         where = str(source) if self._owns else str(getattr(source, "name", "<stream>"))
         try:
             self.layout: Layout = read_layout(self._f, where)

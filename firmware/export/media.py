@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from firmware import durable
 from firmware.errors import DualrecError
 
 #: Reads one sealed media file whole and returns its plain bytes.
@@ -21,7 +22,8 @@ class MediaKeyError(DualrecError, ValueError):
 
 def open_media(path: Path) -> bytes:
     """The bytes of the sealed file at ``path`` (stored in the clear)."""
-    return Path(path).read_bytes()
+    with durable.open_reading(path) as f:   # never through a symlink, never a FIFO
+        return f.read()
 
 
 def media_opener(key: Path | None) -> MediaOpener:

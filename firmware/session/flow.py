@@ -51,6 +51,7 @@ class _Active:
     photo_due_ns: int | None = None
     clock_synced_start: bool = True
     next_sample_ns: int = 0
+    next_disk_ns: int = 0
     next_badge_ns: int = 0
     badge: dict | None = None          # the accepted badge's summary (no personal data)
     refused_badges: set = field(default_factory=set)
@@ -63,7 +64,7 @@ class SessionFlow:
     def __init__(self, evidence: Evidence, recorder: Recorder, panel, prompter: Prompter,
                  selftest: SelfTest, *, on_state: Callable[[str], None] | None = None,
                  on_session_end: Callable[[dict], None] | None = None,
-                 can_record: Callable[[], str | None] | None = None,
+                 can_record: Callable[[], tuple[str, str] | None] | None = None,
                  badge_reader=None,
                  on_progress: Callable[[str, str], None] | None = None) -> None:
         self.evidence = evidence
@@ -197,7 +198,7 @@ class SessionFlow:
             return
         blocked = self._can_record() if self._can_record else None
         if blocked:
-            self._refuse_start("storage", {"detail": blocked})
+            self._refuse_start(blocked[0], {"detail": blocked[1]})
             return
         result = self.selftest.last
         quick = self.selftest.quick_checks()
@@ -310,6 +311,12 @@ class SessionFlow:
                 and self.badge_reader is not None and now >= a.next_badge_ns:
             a.next_badge_ns = now + 1_000_000_000
             self._scan_badge(a)
+        if now >= a.next_disk_ns and self._can_record is not None:
+            a.next_disk_ns = now + 1_000_000_000
+            blocked = self._can_record()
+            if blocked is not None and blocked[0] == "storage":
+                self._stop_for_disk(blocked[1])
+                return
         if now >= a.next_sample_ns and self.monitor is not None:
             self.monitor.sample_video()
             a.next_sample_ns = now + 1_000_000_000
@@ -358,6 +365,15 @@ class SessionFlow:
             node = a.binding.template.nodes[a.index]
             if "photo" in node.requires:
                 a.photo_due_ns = run.prompt_end_ns + PHOTO_DELAY_NS
+
+    def _stop_for_disk(self, detail: str) -> None:
+        """Free space fell below the reserve during the session: end it cleanly now, while
+        the reserve still holds its SESSION_END, rather than fail mid-write later."""
+        log.error("stopping session %s: %s", self.active.session_id, detail)
+        self.panel.signal("refused")
+        self._event("disk_low", {"detail": detail, "node": self.active.nodes[-1].id
+                                 if self.active.nodes else None})
+        self._finish("disk_low")
 
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, why: str) -> None:

@@ -24,14 +24,29 @@ _TAIL = re.compile(r"^ledger-tail/(\d{12}\.ledger)/(\d{12})-(\d{12})$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+_DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+_PREFIX_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
 def device_root(prefix: str, device_id: str) -> str:
-    """``<prefix>/<device_id>`` without leading, trailing or doubled slashes."""
-    parts = [p for p in prefix.strip("/").split("/") if p] + [device_id]
-    return "/".join(parts)
+    """``<prefix>/<device_id>`` without leading, trailing or doubled slashes. The device id
+    and every prefix component are validated (plain names: no ``..``, no way out of the
+    prefix): ValueError names the one at fault."""
+    if not isinstance(device_id, str) or not _DEVICE_ID.match(device_id):
+        raise ValueError(f"device id {device_id!r} is not a valid device id (lowercase "
+                         "letters, digits and '-')")
+    parts = [p for p in prefix.strip("/").split("/") if p]
+    for p in parts:
+        if not _PREFIX_PART.match(p) or p in (".", ".."):
+            raise ValueError(f"prefix {prefix!r}: component {p!r} is not a plain name")
+    return "/".join(parts + [device_id])
 
 
 def object_key(root: str, rel: str) -> str:
-    """The key of the spool file ``rel`` (``/``-separated, relative to the spool root)."""
+    """The key of the spool file ``rel`` (``/``-separated, relative to the spool root; each
+    component a plain name; a trailing ``/`` makes a listing prefix)."""
+    if any(not _PREFIX_PART.match(p) for p in rel.rstrip("/").split("/")):
+        raise ValueError(f"{rel!r} is not a plain spool path")
     return f"{root}/{rel}"
 
 

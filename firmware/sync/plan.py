@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware import records
+from firmware import durable, records
 from firmware.ledger_files import LEDGER_DIR, ledger_files
 from firmware.records import MalformedRecord, parse_line
 from firmware.spool import DEVICE_INFO
@@ -62,7 +62,7 @@ class LedgerScan:
 
 def _scan_from(spool_root: Path, scan: LedgerScan) -> None:
     """Extend ``scan`` with the complete records after ``scan.complete_bytes``."""
-    with open(scan.path, "rb") as f:
+    with durable.open_reading(scan.path) as f:
         f.seek(scan.complete_bytes)
         data = f.read()
     offset = scan.complete_bytes

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from firmware import durable
 from firmware.sync.errors import (BucketRefusedError, EndpointUnavailableError,
                                   LocalFileMismatchError, ObjectConflictError,
                                   ObjectRejectedError)
@@ -116,7 +117,7 @@ def _code(exc: BaseException) -> str:
 
 
 def read_range(path: Path, offset: int, size: int) -> bytes:
-    with open(path, "rb") as f:
+    with durable.open_reading(path) as f:
         f.seek(offset)
         data = f.read(size)
     if len(data) != size:
@@ -128,7 +129,7 @@ def file_digests(path: Path, offset: int, size: int, part_size: int) -> tuple[st
     """Hex SHA-256 of the range and the raw SHA-256 of each ``part_size`` piece of it."""
     full = hashlib.sha256()
     parts = []
-    with open(path, "rb") as f:
+    with durable.open_reading(path) as f:
         f.seek(offset)
         left = size
         while left > 0:
@@ -253,7 +254,7 @@ class ObjectWriter:
         full = hashlib.sha256()
         digests: list[bytes] = []
         parts: list[dict] = []
-        with open(up.path, "rb") as f:
+        with durable.open_reading(up.path) as f:
             f.seek(up.offset)
             for number in range(1, -(-up.size // part_size) + 1):
                 chunk = f.read(min(part_size, up.size - (number - 1) * part_size))
