@@ -15,10 +15,12 @@ fsynced and renamed into place: a power cut leaves either the whole WAV or none.
 
 Pace. Script templates give ``words_per_minute``; for Mandarin a "word" is a syllable (one
 character). Kokoro's ``speed`` divides every phoneme's duration, so the syllable rate scales
-with it: ``speed = words_per_minute / NATURAL_SYLLABLES_PER_MINUTE``, where the natural rate is
-what the Mandarin voices speak at speed 1.0 (measured over the shipped prompts, pauses at
-punctuation included), clamped to ``SPEED_RANGE`` where the speech stays clear. The speed is
-rounded to 0.01 so that paces a syllable apart share one cache file.
+with it: ``speed = words_per_minute / NATURAL_SYLLABLES_PER_MINUTE[voice]``, where the natural
+rate is what the voice speaks at speed 1.0 — measured over the 431 syllables of the shipped
+prompts, pauses at punctuation included; the voices differ by a quarter — clamped to
+``SPEED_RANGE`` where the speech stays clear. The speed is rounded to 0.01 so that paces a
+syllable apart share one cache file. So the standard templates' 300 syllables a minute is
+speed 1.08 with ``zf_xiaoxiao``, the elder templates' 220 is 0.79.
 """
 from __future__ import annotations
 
@@ -27,28 +29,37 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Iterable
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
 from drivers.clock import Clock
 from drivers.errors import BadDriverArgument
+from drivers.speech.kokoro_assets import DEFAULT_VOICE, check_voice_name
 from drivers.speech.prompt_files import (check_text, commit, scratch_path, text_hash,
                                          wav_seconds)
 from drivers.speech.recorded import RecordedPrompts
 from drivers.speech.synthesizer import Synthesizer
 
-NATURAL_SYLLABLES_PER_MINUTE = 230   # zf_xiaoyi at speed 1.0 (see the docstring)
+# syllables a minute each voice speaks at speed 1.0 (see the module docstring)
+NATURAL_SYLLABLES_PER_MINUTE: Mapping[str, int] = MappingProxyType({
+    "zf_xiaobei": 237, "zf_xiaoxiao": 279, "zf_xiaoyi": 288, "zm_yunjian": 281,
+    "zm_yunxi": 302, "zm_yunxia": 267, "zm_yunyang": 304,
+})
 SPEED_RANGE = (0.7, 1.3)
 MIN_WPM, MAX_WPM = 60, 450           # what a template may ask for
-DEFAULT_WPM = 230
+DEFAULT_WPM = 260
 
 
-def speed_for(words_per_minute: int) -> float:
-    """Kokoro's ``speed`` for a template's pace in syllables (characters) per minute."""
+def speed_for(words_per_minute: int, voice: str = DEFAULT_VOICE) -> float:
+    """Kokoro's ``speed`` for ``voice`` to speak ``words_per_minute`` syllables (characters)
+    a minute."""
     if not isinstance(words_per_minute, int) or not MIN_WPM <= words_per_minute <= MAX_WPM:
         raise BadDriverArgument(f"words_per_minute={words_per_minute!r}: must be an integer "
                                 f"{MIN_WPM}..{MAX_WPM}")
+    check_voice_name(voice)
     low, high = SPEED_RANGE
-    return round(min(high, max(low, words_per_minute / NATURAL_SYLLABLES_PER_MINUTE)), 2)
+    natural = NATURAL_SYLLABLES_PER_MINUTE[voice]
+    return round(min(high, max(low, words_per_minute / natural)), 2)
 
 
 class KokoroSpeech:
@@ -60,7 +71,7 @@ class KokoroSpeech:
     def __init__(self, cache_dir: Path | str, synthesizer: Synthesizer,
                  words_per_minute: int = DEFAULT_WPM, *,
                  recorded: RecordedPrompts | None = None, clock: Clock | None = None) -> None:
-        self.speed = speed_for(words_per_minute)
+        self.speed = speed_for(words_per_minute, synthesizer.voice)
         self.cache_dir = Path(cache_dir)
         self.words_per_minute = words_per_minute
         self._synthesizer = synthesizer

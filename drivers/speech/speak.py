@@ -21,7 +21,7 @@ def speak_to_file(text: str, out_wav: Path | str, *, model_dir: Path | str,
     package when the voice cannot load.
     """
     check_text(text)
-    speed = speed_for(words_per_minute)
+    speed = speed_for(words_per_minute, voice)
     out = Path(out_wav)
     with Synthesizer(model_dir, voice, idle_s=5.0) as synthesizer:
         tmp = scratch_path(out.parent)

@@ -165,8 +165,8 @@ class Synthesizer:
             self._stop()
 
     def wait_released(self, timeout_s: float) -> bool:
-        """Wait until no worker runs (it exits ``idle_s`` after its last request); True if
-        none does within ``timeout_s``."""
+        """Wait for the worker to exit (it does ``idle_s`` after its last request): True once
+        no worker runs, False if one still runs after ``timeout_s``."""
         process = self._process
         if process is None:
             return True

@@ -15,6 +15,7 @@ from drivers.errors import BadDriverArgument, DeviceMissingError, DriverError
 from drivers.speech import (KokoroSpeech, RecordedPrompts, SynthesisTimeout, Synthesizer,
                             speak_to_file, speed_for, text_hash)
 from drivers.speech import kokoro_assets as assets
+from drivers.speech.kokoro import NATURAL_SYLLABLES_PER_MINUTE
 from drivers.speech.prompt_files import sha256_file
 from kokoro_models import installed_kokoro
 
@@ -31,14 +32,14 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def synthesizer(model_dir):
-    with Synthesizer(model_dir, "zf_xiaoyi", idle_s=300) as synth:
+    with Synthesizer(model_dir, idle_s=300) as synth:                # the default voice
         yield synth
 
 
 @pytest.fixture
 def closed(model_dir):
     """A synthesizer that refuses every request: what a cache hit or a recording must not need."""
-    synth = Synthesizer(model_dir, "zf_xiaoyi")
+    synth = Synthesizer(model_dir)
     synth.close()
     return synth
 
@@ -108,18 +109,19 @@ def test_a_cached_prompt_needs_no_worker(tmp_path, synthesizer, closed):
 
 def test_pace_voice_and_text_each_make_another_file(tmp_path, synthesizer, model_dir):
     slow = KokoroSpeech(tmp_path, synthesizer, words_per_minute=160)
-    fast = KokoroSpeech(tmp_path, synthesizer, words_per_minute=299)
+    fast = KokoroSpeech(tmp_path, synthesizer, words_per_minute=400)
+    assert (slow.speed, fast.speed) == (0.7, 1.3)                     # clamped
     slow_path, fast_path = slow.render("请签名"), fast.render("请签名")
     assert slow_path != fast_path
-    assert read(slow_path)[0].size > read(fast_path)[0].size * 1.4     # speed 0.70 vs 1.30
-    other_voice = KokoroSpeech(tmp_path, Synthesizer(model_dir, "zm_yunxi"), 160)
+    assert read(slow_path)[0].size > read(fast_path)[0].size * 1.4
+    other_voice = KokoroSpeech(tmp_path, Synthesizer(model_dir, "zm_yunxi"), 230)
     assert other_voice.path_for("请签名") != slow_path
     assert slow.path_for("请签字") != slow_path
-    assert KokoroSpeech(tmp_path, synthesizer, 161).path_for("请签名") == slow_path  # same speed
+    assert KokoroSpeech(tmp_path, synthesizer, 150).path_for("请签名") == slow_path  # same speed
 
 
 def test_render_many_renders_ahead_once_each_and_lets_the_worker_go(tmp_path, model_dir):
-    with Synthesizer(model_dir, "zf_xiaoyi", idle_s=300) as synth:
+    with Synthesizer(model_dir, idle_s=300) as synth:
         speech = KokoroSpeech(tmp_path, synth, words_per_minute=230)
         paths = speech.render_many(["请签名", "谢谢", "请签名"])
         assert paths[0] == paths[2] != paths[1]
@@ -189,14 +191,18 @@ def test_bad_pace_and_voice_are_named(tmp_path, model_dir, synthesizer):
         Synthesizer(model_dir, "../x")
 
 
-def test_pace_maps_syllables_per_minute_to_speed():
-    assert speed_for(230) == 1.0
-    assert speed_for(200) == 0.87
-    assert speed_for(260) == 1.13
+def test_pace_maps_syllables_per_minute_to_each_voices_speed():
+    assert set(NATURAL_SYLLABLES_PER_MINUTE) == set(assets.VOICES)
+    assert speed_for(279, "zf_xiaoxiao") == 1.0
+    assert speed_for(300, "zf_xiaoxiao") == 1.08                       # the standard templates
+    assert speed_for(220, "zf_xiaoxiao") == 0.79                       # the elder templates
+    assert speed_for(220, "zf_xiaobei") == 0.93                        # a slower voice
     assert speed_for(60) == 0.7 and speed_for(450) == 1.3            # clamped where it is clear
     for bad in (59, 451, 230.0, "fast"):
         with pytest.raises(BadDriverArgument, match="words_per_minute"):
             speed_for(bad)
+    with pytest.raises(BadDriverArgument, match="voice"):
+        speed_for(230, "cmn")
 
 
 # -- the voice cannot load ---------------------------------------------------------------------
@@ -205,7 +211,7 @@ def _copy_of(model_dir: Path, tmp_path: Path) -> Path:
     replacing it, never by writing through the link)."""
     root = tmp_path / "models"
     (root / "kokoro" / "voices").mkdir(parents=True)
-    for path, _size, _sha in assets.expected_files(model_dir, ["zf_xiaoyi"]):
+    for path, _size, _sha in assets.expected_files(model_dir, [assets.DEFAULT_VOICE]):
         os.link(path, root / path.relative_to(model_dir))
     return root
 
@@ -237,12 +243,12 @@ def test_corrupt_model_and_voice_raise_device_missing_with_the_expected_hash(tmp
 
     model.unlink()
     os.link(model_dir / "kokoro" / "kokoro-v1.0.int8.onnx", model)
-    voice = root / "kokoro" / "voices" / "zf_xiaoyi.bin"
+    voice = root / "kokoro" / "voices" / f"{assets.DEFAULT_VOICE}.bin"
     voice.unlink()
     voice.write_bytes(b"\0" * assets.VOICE_BYTES)                   # right size, wrong bytes
     with Synthesizer(root) as synth:
         with pytest.raises(DeviceMissingError, match=f"{voice}: has SHA-256 .*"
-                                                     f"{assets.VOICES['zf_xiaoyi']}"):
+                                                     f"{assets.VOICES[assets.DEFAULT_VOICE]}"):
             synth.prepare()
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
 
