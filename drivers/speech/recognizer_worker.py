@@ -159,10 +159,13 @@ def _transcribe(model: Any, zhconv: Any, config: WorkerConfig, pcm: bytes) -> di
         initial_prompt=config.initial_prompt, vad_filter=config.vad,
         temperature=list(config.temperatures), condition_on_previous_text=False,
         without_timestamps=False)
-    found = [(float(s.start), float(s.end), zhconv.convert(s.text.strip(), "zh-hans"))
-             for s in segments]                 # the generator does the work here
+    duration = len(audio) / SAMPLE_RATE
+    # the generator does the work here; Whisper predicts timestamps, which may overshoot the
+    # audio by a few tens of milliseconds: they are clamped to it
+    found = [(min(float(s.start), duration), min(float(s.end), duration),
+              zhconv.convert(s.text.strip(), "zh-hans")) for s in segments]
     return {"segments": [s for s in found if s[2]],
-            "audio_s": len(audio) / SAMPLE_RATE,
+            "audio_s": duration,
             "compute_s": time.monotonic() - started,
             "cpu_s": _cpu_s() - cpu_before,
             "language": info.language,

@@ -1,9 +1,10 @@
 """Where phrases were said in a transcript: the salesperson's required and forbidden phrases.
 
 Phrases (from configuration, e.g. "投资有风险" required, "保本" forbidden) and the transcript are
-compared as toneless pinyin (:mod:`firmware.understanding.pinyin`), so punctuation, spaces,
-traditional characters, digits and the recogniser's homophones do not hide a phrase, and a
-phrase split across two of the recogniser's segments is still found.
+compared as toneless pinyin (:mod:`firmware.understanding.pinyin`, each character with every
+reading it may have), so punctuation, spaces, traditional characters, digits and the
+recogniser's homophones do not hide a phrase, and a phrase split across two of the
+recogniser's segments is still found.
 
 A segment's syllables are taken as evenly spread over its time range, so a hit's times are an
 estimate within its segments (Whisper's segments are a few seconds long); seconds are those of
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple, Protocol, Sequence
 
-from firmware.understanding.pinyin import toneless_syllables
+from firmware.understanding.pinyin import same_syllable, toneless_readings
 
 MAX_PHRASES = 500
 
@@ -53,7 +54,7 @@ def find_phrases(transcript_segments: Iterable[TimedText],
         raise ValueError(f"phrases: {len(phrases)} phrases, at most {MAX_PHRASES}")
     wanted = []
     for phrase in phrases:
-        syllables = tuple(toneless_syllables(phrase))
+        syllables = tuple(toneless_readings(phrase))
         if not syllables:
             raise ValueError(f"phrase {phrase!r} has nothing that can be heard (no Chinese "
                              "characters, letters or digits)")
@@ -63,7 +64,8 @@ def find_phrases(transcript_segments: Iterable[TimedText],
     for phrase, pattern in wanted:
         size, at = len(pattern), 0
         while at + size <= len(syllables):
-            if tuple(syllables[at:at + size]) == pattern:
+            if all(same_syllable(said, wanted)
+                   for said, wanted in zip(syllables[at:at + size], pattern)):
                 start = starts[at]                # segments may overlap: end never before it
                 hits.append(PhraseHit(phrase, start, max(start, ends[at + size - 1])))
                 at += size
@@ -74,13 +76,13 @@ def find_phrases(transcript_segments: Iterable[TimedText],
 
 
 def _timed_syllables(segments: Iterable[TimedText]
-                     ) -> tuple[list[str], list[float], list[float]]:
+                     ) -> tuple[list[frozenset[str]], list[float], list[float]]:
     """All syllables in time order, each with a start and end spread evenly over its segment."""
-    syllables: list[str] = []
+    syllables: list[frozenset[str]] = []
     starts: list[float] = []
     ends: list[float] = []
     for segment in sorted(segments, key=lambda s: (s.start_s, s.end_s)):
-        said = toneless_syllables(segment.text)
+        said = toneless_readings(segment.text)
         start, end = float(segment.start_s), max(float(segment.start_s), float(segment.end_s))
         step = (end - start) / len(said) if said else 0.0
         for index, syllable in enumerate(said):

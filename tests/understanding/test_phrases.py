@@ -33,9 +33,11 @@ def test_forbidden_phrases_are_found_with_their_times():
 
 def test_homophones_digits_and_repeats():
     transcript = [Said(0.0, 3.0, "犹豫期为15天"), Said(3.0, 5.0, "保本保本"),
-                  Said(5.0, 6.0, "稳转")]                        # a homophone the recogniser chose
-    assert [h.phrase for h in find_phrases(transcript, ["犹豫期为十五天", "保本", "稳赚"])] == \
-        ["犹豫期为十五天", "保本", "保本", "稳赚"]
+                  Said(5.0, 6.0, "稳转"),                        # a homophone the recogniser chose
+                  Said(6.0, 7.0, "免除调款")]                    # one whose first reading differs
+    assert [h.phrase for h in find_phrases(transcript, ["犹豫期为十五天", "保本", "稳赚",
+                                                        "责任免除条款", "免除条款"])] == \
+        ["犹豫期为十五天", "保本", "保本", "稳赚", "免除条款"]
 
 
 def test_nothing_said_nothing_found_and_empty_phrases_are_refused():

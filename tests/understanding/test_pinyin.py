@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.understanding.pinyin import (syllable_edits, syllable_error_rate,
-                                           toneless_syllables)
+                                           toneless_readings, toneless_syllables)
 
 
 @pytest.mark.parametrize("text, syllables", [
@@ -27,6 +27,15 @@ def test_toneless_syllables(text, syllables):
     assert toneless_syllables(text) == syllables
 
 
+def test_readings_keep_every_reading_where_no_phrase_decides():
+    assert toneless_readings("调款") == [frozenset({"diao", "tiao"}), frozenset({"kuan", "xin"})]
+    assert toneless_readings("条款") == [frozenset({"tiao"}), frozenset({"kuan"})]
+    assert toneless_readings("银行") == [frozenset({"yin"}), frozenset({"hang"})]
+    assert toneless_readings("OK hi，15") == [frozenset({"ok"}), frozenset({"hi"}),
+                                              frozenset({"shi"}), frozenset({"wu"})]
+    assert toneless_readings("，。 ") == []
+
+
 def test_bounds_and_types_are_refused():
     with pytest.raises(ValueError, match="longer than"):
         toneless_syllables("好" * 20_001)
@@ -42,6 +51,8 @@ def test_syllable_error_rate_counts_edits_over_the_reference():
     assert syllable_error_rate("", "") == 0.0
     assert syllable_error_rate("", "同意") == 2.0      # every syllable of the hypothesis
     assert syllable_error_rate("是", "这是什么") > 1.0                           # can exceed 1
+    # the recogniser's homophone with another first reading is no error
+    assert syllable_error_rate("重点说明责任免除条款", "重点说明责任面出调款") == 0.0
 
 
 syllable_lists = st.lists(st.sampled_from(["shi", "bu", "tong", "yi", "hao", "de"]),

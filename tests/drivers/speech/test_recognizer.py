@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -163,6 +164,22 @@ def test_the_worker_holds_the_model_and_leaves_when_idle(models, spoken):
         assert recognizer.worker_pid is None
 
 
+def test_the_owner_never_loads_the_model_libraries(models):
+    """What the daemon pays: a transcription leaves faster-whisper, CTranslate2 and zhconv out
+    of the owner's process (checked in a fresh interpreter, whatever else the tests load)."""
+    script = (
+        "import sys, numpy as np\n"
+        "from drivers.speech.recognizer import Recognizer\n"
+        f"with Recognizer({str(models)!r}) as r:\n"
+        "    r.transcribe(np.zeros(16000, dtype=np.int16))\n"
+        "print(sorted(m for m in ('faster_whisper', 'ctranslate2', 'zhconv', 'onnxruntime')\n"
+        "             if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[3])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_close_is_safe_twice_and_refuses_later_requests(models):
     recognizer = Recognizer(models)
     recognizer.prepare()
@@ -175,9 +192,12 @@ def test_close_is_safe_twice_and_refuses_later_requests(models):
 
 # -- a missing or corrupt model ----------------------------------------------------------------
 def test_a_missing_model_file_is_named_before_a_worker_starts(models, tmp_path):
+    Recognizer(models).check()                             # the self-test passes as installed
     root = linked_models(models, tmp_path / "models")
     tokenizer = whisper_assets.home(root) / "tokenizer.json"
     tokenizer.unlink()
+    with pytest.raises(DeviceMissingError, match="tokenizer.json: missing"):
+        Recognizer(root).check()
     with Recognizer(root) as recognizer:
         with pytest.raises(DeviceMissingError, match="tokenizer.json: missing") as caught:
             recognizer.prepare()
