@@ -6,9 +6,10 @@ libraries, and the worker exits after ``idle_s`` seconds without a request, so i
 back to the system while the unit records. Call :meth:`Recognizer.prepare` when an answer is
 about to be spoken (while the prompt plays) so the model is loaded before the answer ends.
 
-Input is 16 kHz mono signed 16-bit PCM: a numpy ``int16`` array, or the path of such a WAV file
-(:func:`pcm16k` converts other rates and float samples). Requests are bounded to ``max_seconds``
-of audio and every call to ``timeout_s``; a worker that overruns is killed, not waited for.
+Input is 16 kHz mono signed 16-bit PCM: a numpy ``int16`` array, or the path of such a WAV
+file (:func:`drivers.speech.pcm.pcm16k` converts other rates and float samples). Requests are
+bounded to ``max_seconds`` of audio and every call to ``timeout_s``; a worker that overruns is
+killed, not waited for.
 Times in results are seconds from the start of the given audio; ``wall_s`` is measured with
 ``time.monotonic`` around the request, so for a warm worker it is the time from handing over
 the answer's audio to having its text.
@@ -16,13 +17,13 @@ the answer's audio to having its text.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-import wave
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -32,7 +33,10 @@ import numpy as np
 import drivers
 from drivers.errors import BadDriverArgument, DeviceLostError, DeviceMissingError, DriverError
 from drivers.speech import whisper_assets
-from drivers.speech.recognizer_worker import SAMPLE_RATE, WorkerConfig
+from drivers.speech.pcm import SAMPLE_RATE, read_wav16k
+from drivers.speech.recognizer_worker import WorkerConfig
+
+log = logging.getLogger(__name__)
 
 LIBRARIES = ("faster-whisper", "ctranslate2", "zhconv")
 REQUIREMENTS = "faster-whisper==1.2.1 zhconv==1.4.3"
@@ -228,6 +232,9 @@ class Recognizer:
             raise DriverError(f"speech recogniser failed on this audio: {reply[1]}")
         result = reply[1]
         segments = tuple(TranscriptSegment(s, e, t) for s, e, t in result["segments"])
+        log.debug("recognised %.2f s of audio in %.2f s (real-time factor %.2f, %.2f CPU-s)",
+                  result["audio_s"], wall_s, wall_s / max(result["audio_s"], 1e-9),
+                  result["cpu_s"])
         return Transcript(text=_join(t.text for t in segments), segments=segments,
                           audio_s=result["audio_s"], wall_s=wall_s,
                           compute_s=result["compute_s"], cpu_s=result["cpu_s"],
@@ -320,11 +327,11 @@ class Recognizer:
     def _pcm_bytes(self, audio: np.ndarray | Path | str) -> bytes:
         limit = int(self.max_seconds * SAMPLE_RATE)
         if isinstance(audio, (str, Path)):
-            return _read_wav(Path(audio), limit)
+            return read_wav16k(Path(audio), limit)
         if not isinstance(audio, np.ndarray) or audio.dtype != np.int16:
             raise BadDriverArgument(f"audio: expected a numpy int16 array or a WAV path, got "
                                     f"{type(audio).__name__} {getattr(audio, 'dtype', '')}; "
-                                    "convert with drivers.speech.recognizer.pcm16k")
+                                    "convert with drivers.speech.pcm.pcm16k")
         if audio.ndim == 2 and audio.shape[1] == 1:
             audio = audio[:, 0]
         if audio.ndim != 1:
@@ -333,47 +340,6 @@ class Recognizer:
             raise BadDriverArgument(f"audio: {len(audio) / SAMPLE_RATE:.1f} s is longer than "
                                     f"max_seconds={self.max_seconds:g}; split it")
         return audio.astype("<i2", copy=False).tobytes()
-
-
-def pcm16k(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Mono samples (int16, or float in -1..1) at ``rate`` Hz → 16 kHz int16 (PyAV resampler)."""
-    import av
-
-    if samples.ndim != 1:
-        raise BadDriverArgument(f"samples: expected mono (1-D), got shape {samples.shape}")
-    if not isinstance(rate, int) or not 8_000 <= rate <= 192_000:
-        raise BadDriverArgument(f"rate={rate!r}: must be an integer 8000..192000 Hz")
-    if samples.dtype == np.int16:
-        pcm = samples
-    else:
-        pcm = (np.clip(samples.astype(np.float64), -1.0, 1.0) * 32767).astype(np.int16)
-    if rate == SAMPLE_RATE or len(pcm) == 0:
-        return pcm.copy()
-    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-    frame.sample_rate = rate
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-    out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    return np.concatenate(out).astype(np.int16) if out else np.zeros(0, np.int16)
-
-
-def _read_wav(path: Path, limit_frames: int) -> bytes:
-    try:
-        with wave.open(str(path), "rb") as wav:
-            shape = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate())
-            frames = wav.getnframes()
-            if shape != (1, 2, SAMPLE_RATE):
-                raise BadDriverArgument(
-                    f"{path}: {shape[0]} channel(s), {8 * shape[1]}-bit, {shape[2]} Hz; the "
-                    "recogniser takes 16 kHz mono 16-bit PCM (convert with pcm16k)")
-            if frames > limit_frames:
-                raise BadDriverArgument(f"{path}: {frames / SAMPLE_RATE:.1f} s is longer than "
-                                        f"{limit_frames / SAMPLE_RATE:g} s (max_seconds); split it")
-            return wav.readframes(frames)
-    except FileNotFoundError:
-        raise BadDriverArgument(f"{path}: no such WAV file") from None
-    except (wave.Error, EOFError) as exc:
-        raise BadDriverArgument(f"{path}: not a PCM WAV file ({exc})") from None
 
 
 def _join(texts: object) -> str:

@@ -1,16 +1,17 @@
 """The recogniser's worker process: faster-whisper (CTranslate2) loaded once, fed over a pipe.
 
-It runs in its own process (``python -m drivers.speech.recognizer_worker --fd N --config JSON``,
-started by :class:`drivers.speech.recognizer.Recognizer` with one end of a socket pair as fd N,
-wrapped on both sides in a ``multiprocessing.connection.Connection``) so that the ~200 MB the model and CTranslate2
-take are returned to the system when it exits, and the daemon's own memory stays small.
+It runs in its own process (``python -c "…main(sys.argv[1:])" --fd N --config JSON``, started
+by :class:`drivers.speech.recognizer.Recognizer` with one end of a socket pair as fd N, wrapped
+on both sides in a ``multiprocessing.connection.Connection``) so that the 330-450 MB the model
+and CTranslate2 take go back to the system when it exits, and the daemon's memory stays small.
 
 Protocol on the pipe (all messages are tuples; the owner is trusted, the worker is ours):
 
 - worker → owner, once: ``("ready", {"load_s", "peak_rss_bytes"})`` or
   ``("unusable", message)`` naming the model file at fault (then it exits);
 - owner → worker: ``("transcribe", pcm_bytes)`` with 16 kHz mono signed 16-bit
-  little-endian PCM, answered by ``("result", {...})`` or ``("error", reason)``; ``("stop",)`` ends it;
+  little-endian PCM, answered by ``("result", {...})`` or ``("error", reason)``;
+  ``("stop",)`` ends it;
 - with no request for ``idle_s`` seconds the worker exits by itself (exit code 0), which gives
   its memory back; the owner starts a new one when it next needs it.
 
@@ -31,8 +32,8 @@ from typing import Any
 
 from drivers.errors import DeviceMissingError
 from drivers.speech import whisper_assets
+from drivers.speech.pcm import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 FRAMES_PER_S = 100                  # Whisper's log-mel frames (10 ms hop)
 
 
@@ -133,8 +134,9 @@ def _short_context(base: type, min_frames: int) -> type:
     before the encoder, whose cost grows with its input: a 2 s answer pays for 30 s (about
     1.7 CPU-seconds here). CTranslate2's encoder takes shorter inputs, as whisper.cpp's
     ``audio_ctx`` does; this keeps the content plus 1 s of padding, at least ``min_frames``
-    (with 5 s the decoder began to repeat itself on short answers here). Full windows are unchanged. Relies on
-    ``WhisperModel.encode`` receiving the padded window, as faster-whisper 1.2.1 does.
+    (with 5 s the decoder began to repeat itself on short answers here). Full windows are
+    unchanged. Relies on ``WhisperModel.encode`` receiving the padded window, as
+    faster-whisper 1.2.1 does (pinned).
     """
     import numpy as np
 

@@ -64,8 +64,8 @@ class AnswerWords:
     """The word lists an answer is judged by (see the module docstring for the rules).
 
     ``affirmative`` and ``negative`` must each hold at least one word; ``hesitant``,
-    ``negators`` and ``fillers`` may be empty. Words are Chinese (or Latin, such as "OK") as written in the
-    template; they are compared as toneless pinyin.
+    ``negators`` and ``fillers`` may be empty. Words are Chinese (or Latin, such as "OK") as
+    written in the template; they are compared as toneless pinyin.
     """
 
     affirmative: tuple[str, ...]

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from drivers.speech.kokoro_assets import DEFAULT_VOICE
-from drivers.speech.recognizer import Recognizer, pcm16k
+from drivers.speech.pcm import pcm16k
+from drivers.speech.recognizer import Recognizer
 from firmware.session.script import load_templates
 from firmware.understanding.pinyin import syllable_error_rate
 from kokoro_models import installed_kokoro

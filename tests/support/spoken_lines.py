@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from drivers.speech.kokoro import DEFAULT_WPM, speed_for
-from drivers.speech.recognizer import pcm16k
+from drivers.speech.pcm import pcm16k
 from drivers.speech.synthesizer import Synthesizer
 
 

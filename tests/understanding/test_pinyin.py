@@ -66,3 +66,15 @@ def test_syllable_edits_is_a_distance(a, b, c):
     assert syllable_edits(a, b) == syllable_edits(b, a)
     assert syllable_edits(a, c) <= syllable_edits(a, b) + syllable_edits(b, c)
     assert abs(len(a) - len(b)) <= syllable_edits(a, b) <= max(len(a), len(b))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80),
+                 st.text(alphabet="0123456789.．１２。，不是同意调行 OKa", max_size=40)))
+def test_any_text_gives_syllables_and_readings(text):
+    syllables = toneless_syllables(text)
+    readings = toneless_readings(text)
+    assert all(s and s.isascii() and s.isalnum() and s.islower() or s.isdigit()
+               for s in syllables)
+    assert all(r and all(w.isascii() and w.isalnum() for w in r) for r in readings)
+    assert len(readings) == len(syllables)
