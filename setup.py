@@ -32,8 +32,8 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "dualrec=firmware.cli:main",
-            "dualrec-fleet=firmware.fleet_cli:main",
+            "dualrec=firmware.cli.main:main",
+            "dualrec-fleet=firmware.cli.fleet:main",
             "dualrec-provision=provisioning.cli:main",
         ],
     },

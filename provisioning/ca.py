@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from firmware.certs import DEVICE_URN, EVIDENCE, EVIDENCE_EKU, PURPOSES, TLS, certificate_cn
+from firmware.evidence.certs import DEVICE_URN, EVIDENCE, EVIDENCE_EKU, PURPOSES, TLS, certificate_cn
 from provisioning.errors import CAError
 from provisioning.files import write_file, write_private
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from firmware.certs import CertificateError, CertificateFormatError
+from firmware.evidence.certs import CertificateError, CertificateFormatError
 from firmware.errors import DualrecError
 from provisioning import unit_config
 from provisioning.ca import CA_CERT, CA_KEY, FLEET_CA, FleetCA, key_pem, new_tls_key
@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_roster_parser(sub)
     add_config_parser(sub)
     _add_ticket(sub)
-    from firmware.crypto.cli import add_insurer_key_parser
+    from firmware.cli.crypto import add_insurer_key_parser
     add_insurer_key_parser(sub)
     return parser
 

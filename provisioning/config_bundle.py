@@ -2,9 +2,9 @@
 
 A bundle changes the ``signed`` settings of the units in its scope (encryption, where evidence
 goes and how long it stays, what is recorded and spoken, who may sell; the tier of every key is
-in :mod:`firmware.config_model`). It is signed with the same back-office key as the staff roster
+in :mod:`firmware.config.model`). It is signed with the same back-office key as the staff roster
 (``dualrec-provision roster keygen``), whose public half the units hold as ``[people]
-backoffice_public_key``; the format is :mod:`firmware.config_bundle`'s. Operators deliver it
+backoffice_public_key``; the format is :mod:`firmware.config.bundle`'s. Operators deliver it
 with ``dualrec-fleet cmd UNIT apply-config-bundle bundle=@BUNDLE`` (docs/mqtt.md).
 """
 from __future__ import annotations
@@ -17,11 +17,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from firmware.config_bundle import (BundleFormatError, ConfigBundle, ConfigBundleError,
+from firmware.config.bundle import (BundleFormatError, ConfigBundle, ConfigBundleError,
                                     format_time, sign_config_bundle, verify_config_bundle)
-from firmware.config_model import tier_of
+from firmware.config.model import tier_of
 from firmware.errors import DualrecError, KeyFileError
-from firmware.signed_document import read_public_key
+from firmware.protocol.signed_document import read_public_key
 from provisioning.files import write_file
 from provisioning.roster import load_backoffice_key
 
@@ -63,7 +63,7 @@ def _when(text: str) -> str:
 def bundle_body(changes: dict[str, Any], *, serial: int, devices: list[str],
                 branches: list[str], expires: str | None = None,
                 issued: dt.datetime | None = None) -> dict[str, Any]:
-    """The body of a bundle (:mod:`firmware.config_bundle`), issued now unless told."""
+    """The body of a bundle (:mod:`firmware.config.bundle`), issued now unless told."""
     body: dict[str, Any] = {"serial": serial,
                             "issued": format_time(issued or dt.datetime.now(dt.timezone.utc)),
                             "scope": {"devices": devices, "branches": branches},

@@ -2,10 +2,10 @@
 
 ``enroll_device`` makes (or, on re-enrolment, keeps) the unit's Ed25519 evidence key and its
 ECDSA P-256 TLS key, has the CA certify both from CSRs, checks the result with
-:mod:`firmware.certs` as the unit and the verifier will, and sets the unit's configuration.
+:mod:`firmware.evidence.certs` as the unit and the verifier will, and sets the unit's configuration.
 Files in the unit's key directory (docs/provisioning.md):
 
-    device.key    Ed25519 evidence-signing key (firmware.keys.DeviceKey format), 0600
+    device.key    Ed25519 evidence-signing key (firmware.evidence.keys.DeviceKey format), 0600
     device.crt    its evidence certificate (+ the issuing CA, if any)
     tls.key       ECDSA P-256 key for the broker, 0600
     tls.crt       its TLS client certificate (+ the issuing CA, if any)
@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware.certs import EVIDENCE, TLS, CertifiedDevice, check_device_certificate
-from firmware.keys import DeviceKey
+from firmware.evidence.certs import EVIDENCE, TLS, CertifiedDevice, check_device_certificate
+from firmware.evidence.keys import DeviceKey
 from firmware.people import fields
 from firmware.people.errors import FieldError
 from provisioning import unit_config

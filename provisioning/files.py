@@ -8,7 +8,7 @@ import pwd
 import stat
 from pathlib import Path
 
-from firmware import durable
+from firmware.evidence import durable
 from provisioning.errors import FileOwnerError
 
 log = logging.getLogger(__name__)

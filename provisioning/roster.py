@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmware.errors import KeyFileError
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.people import fields
 from firmware.people.badge import make_badge_code
 from firmware.people.errors import FieldError, PeopleError, RosterError, RosterFormatError

@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.clock import Clock, SystemClock
-from firmware import records
-from firmware.certs import EVIDENCE, check_device_certificate
-from firmware.keys import DeviceKey
-from firmware.ledger import Ledger
-from firmware.ledger_files import last_complete_record, ledger_files
-from firmware.recovery import recover
-from firmware.spool import DeviceInfo, Spool
+from firmware.evidence import records
+from firmware.evidence.certs import EVIDENCE, check_device_certificate
+from firmware.evidence.keys import DeviceKey
+from firmware.evidence.ledger import Ledger
+from firmware.evidence.ledger_files import last_complete_record, ledger_files
+from firmware.evidence.recovery import recover
+from firmware.evidence.spool import DeviceInfo, Spool
 from provisioning.ca import FleetCA, device_csr
 from provisioning.errors import RotationError
-from firmware.durable import fsync_dir
+from firmware.evidence.durable import fsync_dir
 from provisioning.files import SERVICE_USER, hand_to_user, write_file
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware.errors import KeyFileError
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.ticket.codec import encode_ticket
 from firmware.ticket.model import Ticket, ticket_from_spec
 from provisioning.errors import ProvisioningError

@@ -9,9 +9,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from firmware.certs import (EVIDENCE, TLS, CertifiedDevice, check_device_certificate,
+from firmware.evidence.certs import (EVIDENCE, TLS, CertifiedDevice, check_device_certificate,
                             load_fleet_ca, load_pem_chain_file)
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from provisioning.errors import ProvisioningError
 
 
@@ -43,7 +43,7 @@ def _tls_public(path: str) -> ec.EllipticCurvePublicKey:
 def check_unit(files: UnitFiles, *, at: dt.datetime | None = None) -> list[CertifiedDevice]:
     """Check the evidence certificate against the evidence key and, when configured, the TLS
     certificate against the TLS key, both against the fleet CA for the device id.
-    :class:`~firmware.certs.CertificateError`: a certificate is refused;
+    :class:`~firmware.evidence.certs.CertificateError`: a certificate is refused;
     :class:`ProvisioningError` or OSError: a file is missing or unusable."""
     for name in ("device_id", "fleet_ca", "key_file", "certificate"):
         if not getattr(files, name):

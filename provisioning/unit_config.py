@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from firmware.config import DEFAULTS
+from firmware.config.loading import DEFAULTS
 from provisioning.errors import ProvisioningError
 from provisioning.files import write_file
 

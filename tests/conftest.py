@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import SimClock
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.cli import main
-from firmware.config import load_config
+from firmware.cli.main import main
+from firmware.config.loading import load_config
 from firmware.errors import ConfigError
 
 

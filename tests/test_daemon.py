@@ -13,11 +13,11 @@ import pytest
 from notify_socket import NotifySocket
 from sim_config import write_sim_config
 
-from firmware.verifier import verify_path
+from firmware.evidence.verify import verify_path
 
 
 def cli(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "firmware.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "firmware.cli.main", *args], capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -27,7 +27,7 @@ def daemon(tmp_path):
     notify = NotifySocket(tmp_path / "notify.sock")
     env = dict(os.environ, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000")
     env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli.main", "run", "--config",
                              str(config)], env=env, stderr=subprocess.PIPE, text=True)
     yield proc, config, notify, tmp_path
     if proc.poll() is None:
@@ -93,7 +93,7 @@ def test_a_notify_socket_nobody_reads_never_stops_the_daemon(tmp_path):
     env.pop("WATCHDOG_PID", None)
     try:
         with open(log, "w") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
+            proc = subprocess.Popen([sys.executable, "-m", "firmware.cli.main", "run", "--config",
                                      str(config)], env=env, stderr=stderr, text=True)
         try:
             deadline = time.monotonic() + 120
@@ -119,12 +119,12 @@ def test_a_notify_socket_nobody_reads_never_stops_the_daemon(tmp_path):
 
 def test_run_simulated_needs_no_configuration(tmp_path):
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--simulated"],
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli.main", "run", "--simulated"],
                             env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while True:
-            out = subprocess.run([sys.executable, "-m", "firmware.cli", "status",
+            out = subprocess.run([sys.executable, "-m", "firmware.cli.main", "status",
                                   "--simulated"], env=env, capture_output=True, text=True,
                                  timeout=60)
             if out.returncode == 0 and json.loads(out.stdout)["state"] == "idle":

@@ -9,11 +9,11 @@ import wave
 
 import av
 
-from firmware.crypto import MediaDecryptor, is_encrypted, load_insurer_private_key
+from firmware.evidence.crypto import MediaDecryptor, is_encrypted, load_insurer_private_key
 
 
 def test_demo_runs_the_bank_template_end_to_end(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "firmware.cli", "demo", "--out",
+    out = subprocess.run([sys.executable, "-m", "firmware.cli.main", "demo", "--out",
                           str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
@@ -33,13 +33,13 @@ def test_demo_runs_the_bank_template_end_to_end(tmp_path):
     assert frames >= 29
     with wave.open(io.BytesIO(dec.open(audio))) as w:
         assert w.getframerate() == 48000 and w.getnframes() >= 47_000
-    verify = subprocess.run([sys.executable, "-m", "firmware.cli", "verify",
+    verify = subprocess.run([sys.executable, "-m", "firmware.cli.main", "verify",
                              str(tmp_path / "spool")], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout  # no key needed to verify
-    no_key = subprocess.run([sys.executable, "-m", "firmware.cli", "export", str(session),
+    no_key = subprocess.run([sys.executable, "-m", "firmware.cli.main", "export", str(session),
                              "--out", str(tmp_path / "r0")], capture_output=True, text=True)
     assert no_key.returncode == 2 and "--key" in no_key.stderr
-    review = subprocess.run([sys.executable, "-m", "firmware.cli", "export", str(session),
+    review = subprocess.run([sys.executable, "-m", "firmware.cli.main", "export", str(session),
                              "--out", str(tmp_path / "review"), "--key",
                              str(tmp_path / "insurer" / "insurer-x25519.key")],
                             capture_output=True, text=True, timeout=300)

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from firmware.control import MAX_CLIENTS, MAX_REQUEST, ControlError, ControlServer, request
+from firmware.unit.control import MAX_CLIENTS, MAX_REQUEST, ControlError, ControlServer, request
 from firmware.errors import KeyFileError
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
 
 
 @pytest.fixture
@@ -121,8 +121,8 @@ def test_spool_modes_are_set_not_left_to_the_umask(tmp_path, device_key, clock):
 
 
 def test_bind_takes_its_data_inline_never_a_path(tmp_path, device_key, clock):
-    from firmware.appliance import Appliance
-    from firmware.config import load_config, replace
+    from firmware.unit.appliance import Appliance
+    from firmware.config.loading import load_config, replace
     config = replace(load_config(), drivers={"backend": "sim"},
                      spool={"path": str(tmp_path / "spool"), "min_free_mb": 16},
                      device={"key_file": str(tmp_path / "k" / "device.key")},

@@ -16,10 +16,10 @@ from moto.server import ThreadedMotoServer
 from session_helpers import drive, wait_for
 
 from drivers.clock import SimClock
-from firmware.appliance import Appliance
-from firmware.config import replace
-from firmware.demo import demo_config
-from firmware.fleet.operator import OperatorClient
+from firmware.unit.appliance import Appliance
+from firmware.config.loading import replace
+from firmware.unit.demo import demo_config
+from firmware.office.fleet.operator import OperatorClient
 from tests.fleet.harness import Broker, Pki
 from tests.session.conftest import SCRIPTS
 
@@ -97,12 +97,12 @@ def test_a_session_reaches_the_fleet_and_the_bucket(tmp_path, s3):
     finally:
         app.close()
         broker.stop()
-    out = subprocess.run([sys.executable, "-m", "firmware.cli", "verify",
+    out = subprocess.run([sys.executable, "-m", "firmware.cli.main", "verify",
                           f"s3://insurer-evidence/branch-0451/{DEVICE}", "--endpoint", s3],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert head.seq > 0
-    local = subprocess.run([sys.executable, "-m", "firmware.cli", "verify",
+    local = subprocess.run([sys.executable, "-m", "firmware.cli.main", "verify",
                             str(tmp_path / "unit" / "spool"), "--checkpoint", str(witness)],
                            capture_output=True, text=True, timeout=120)
     assert local.returncode == 0, local.stdout + local.stderr

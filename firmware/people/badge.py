@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from firmware.keys import PublicKey
+from firmware.evidence.keys import PublicKey
 from firmware.people import fields
 from firmware.people.errors import BadgeError
 from firmware.people.roster import BADGE_MAX

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from firmware import canonical
+from firmware.evidence import canonical
 from firmware.people import fields
 from firmware.people.customers import (GUARDIAN, INSURED, POLICYHOLDER, Customer,
                                        customers_from_list)

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from firmware.keys import PublicKey
+from firmware.evidence.keys import PublicKey
 from firmware.people import fields
 from firmware.people.errors import FieldError, StaffNotOnRoster, StaffNotValid
 from firmware.people.salesperson import Salesperson, salesperson_from_dict

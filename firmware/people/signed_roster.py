@@ -7,11 +7,11 @@ The file is a JSON object::
 
 ``signature`` is the Ed25519 signature of the back-office key over
 ``b"dualrec-roster-v1\\n" + canonical(BODY)`` (canonical JSON as in
-:mod:`firmware.canonical`: keys sorted, no white space, UTF-8). ``key`` is the fingerprint of
+:mod:`firmware.evidence.canonical`: keys sorted, no white space, UTF-8). ``key`` is the fingerprint of
 the signing key, a hint for people; it is not trusted. The unit accepts a roster only when the
 signature verifies under the back-office public key in its configuration, the body is well
 formed, and the date is within ``issued`` .. ``expires``; anything else is refused whole.
-The envelope, its signing and its checking are :mod:`firmware.signed_document`'s, shared with
+The envelope, its signing and its checking are :mod:`firmware.protocol.signed_document`'s, shared with
 the configuration bundles signed by the same key.
 """
 from __future__ import annotations
@@ -22,12 +22,12 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from firmware import canonical
-from firmware.keys import PublicKey
+from firmware.evidence import canonical
+from firmware.evidence.keys import PublicKey
 from firmware.people.errors import (FieldError, RosterExpiredError, RosterFormatError,
                                     RosterRollbackError, RosterSignatureError)
 from firmware.people.roster import Roster
-from firmware.signed_document import (DocumentKind, read_public_key, sign_document,
+from firmware.protocol.signed_document import (DocumentKind, read_public_key, sign_document,
                                       verify_document)
 
 SIGNED_ROSTER_FORMAT = "dualrec-signed-roster-v1"

@@ -4,7 +4,7 @@ Shared by the unit (checking, binding) and the office (issuing). A ticket is CBO
 a COSE_Sign1 (Ed25519), zlib-compressed and base45-encoded behind ``DRT1:``, shown as a QR
 code; :mod:`firmware.ticket.codec` and :mod:`firmware.ticket.wire` describe the layers.
 Reading a code from images needs OpenCV and lives in :mod:`firmware.ticket.qr`, imported
-only by those who read codes; the command line is :mod:`firmware.ticket.cli`.
+only by those who read codes; the command line is :mod:`firmware.cli.ticket`.
 """
 from firmware.ticket.check import CLOCK_SKEW, TicketChecker, TicketResult, UnitScope
 from firmware.ticket.codec import PREFIX, decode_ticket, encode_ticket, is_ticket_text

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from firmware.errors import ConfigError
-from firmware.keys import PublicKey
+from firmware.evidence.keys import PublicKey
 from firmware.ticket.codec import decode_ticket
 from firmware.ticket.errors import (EXPIRED, NOT_YET_VALID, REUSED, WRONG_UNIT, TicketRefused)
 from firmware.ticket.model import Ticket

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import base45
 import cbor2
 
-from firmware.keys import PublicKey
+from firmware.evidence.keys import PublicKey
 from firmware.ticket.cbor_shape import CBORShapeError, loads_bounded
 from firmware.ticket.cose import parse_sign1, sign1
 from firmware.ticket.errors import MALFORMED, TicketRefused, TicketSpecError

@@ -19,7 +19,7 @@ from typing import Callable, Mapping, Sequence
 
 import cbor2
 
-from firmware.keys import PublicKey
+from firmware.evidence.keys import PublicKey
 from firmware.ticket.cbor_shape import CBORShapeError, loads_bounded
 from firmware.ticket.errors import FORGED, MALFORMED, TicketRefused
 

@@ -27,7 +27,7 @@ import numpy as np
 from drivers.speech import whisper_assets
 from drivers.speech.kokoro_assets import VOICES
 from drivers.speech.recognizer import Recognizer, RecognitionOptions
-from firmware.understanding.answers import AnswerWords, Meaning, classify_answer
+from firmware.unit.understanding.answers import AnswerWords, Meaning, classify_answer
 from kokoro_models import installed_kokoro
 from spoken_lines import SpokenLines
 from whisper_models import installed_whisper

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from firmware.crypto import EncryptingWriter, SessionKey, decrypt_file
+from firmware.evidence.crypto import EncryptingWriter, SessionKey, decrypt_file
 
 MIB = 1 << 20
 

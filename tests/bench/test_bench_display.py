@@ -1,7 +1,7 @@
 """What the customer's screen adds to the daemon's memory.
 
-Baseline: a fresh Python that imports what the daemon imports (``firmware.daemon``,
-``firmware.appliance``), with the unit's ``MALLOC_ARENA_MAX=2``. Figure: the same, plus the
+Baseline: a fresh Python that imports what the daemon imports (``firmware.unit.daemon``,
+``firmware.unit.appliance``), with the unit's ``MALLOC_ARENA_MAX=2``. Figure: the same, plus the
 display server started, one screen on the update stream, every page of the sample documents
 rendered at 800 px and at 1440 px (Touch Display 2 at its pixel width), then the heap trimmed as
 the idle daemon does. The difference is what `[display] enabled = true` costs the daemon.
@@ -21,12 +21,12 @@ def rss_kib():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS"):
             return int(line.split()[1])
-import firmware.daemon, firmware.appliance
+import firmware.unit.daemon, firmware.unit.appliance
 if sys.argv[1] == "display":
-    from firmware.display.documents import DocumentLibrary
-    from firmware.display.reading import ReadingTracker
-    from firmware.display.server import DisplayServer
-    from firmware.display.view import DisplayView, NodeView
+    from firmware.unit.display.documents import DocumentLibrary
+    from firmware.unit.display.reading import ReadingTracker
+    from firmware.unit.display.server import DisplayServer
+    from firmware.unit.display.view import DisplayView, NodeView
     library = DocumentLibrary("config/documents")
     server = DisplayServer("127.0.0.1:0", library, lambda event: None)
     server.start()

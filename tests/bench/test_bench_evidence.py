@@ -7,10 +7,10 @@ import time
 
 
 from drivers.clock import SystemClock
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
-from firmware.recovery import recover
-from firmware.verifier import verify_path
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
+from firmware.evidence.recovery import recover
+from firmware.evidence.verify import verify_path
 
 GB = 1 << 30
 

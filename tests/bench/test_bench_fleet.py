@@ -22,8 +22,8 @@ if str(REPO) not in sys.path:
 
 from tests.fleet.harness import Broker, FakeHooks, Pki, raw_client  # noqa: E402
 
-from firmware.fleet import payloads, topics  # noqa: E402
-from firmware.fleet.hooks import DeviceStatus  # noqa: E402
+from firmware.protocol.mqtt import payloads, topics  # noqa: E402
+from firmware.protocol.mqtt.status import DeviceStatus  # noqa: E402
 
 UNITS = 5000
 LOADER = "bench.loader"
@@ -37,7 +37,7 @@ def _timed(cmd: list[str], **kw) -> tuple[float, subprocess.CompletedProcess]:
 
 def _in_process(argv: list[str]) -> float:
     """The same command inside this interpreter (imports done): what is left is MQTT + JSON."""
-    from firmware.fleet_cli import main
+    from firmware.cli.fleet import main
     out = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(out):
@@ -83,7 +83,7 @@ def test_devices_with_5000_units(tmp_path, record_result):
                "--cafile", pki.ca_file, "--cert", cert, "--key", key, "-q", "0",
                "-t", topics.all_devices(topics.STATE), "-t", topics.all_devices(topics.TELEMETRY),
                "-C", str(2 * UNITS), "-W", "30"]
-        fleet = [sys.executable, "-m", "firmware.fleet_cli", "--broker", broker.operator_url,
+        fleet = [sys.executable, "-m", "firmware.cli.fleet", "--broker", broker.operator_url,
                  "--cert", cert, "--key", key, "--ca", pki.ca_file, "devices"]
         t_sub = min(_timed(sub, stdout=subprocess.DEVNULL)[0] for _ in range(3))
         runs = [_timed(fleet, cwd=REPO, capture_output=True, text=True) for _ in range(3)]

@@ -13,13 +13,13 @@ from sim_config import write_sim_config
 from drivers.audio import open_microphone
 from drivers.camera import open_camera
 from drivers.clock import SimClock, SystemClock
-from firmware.appliance import Appliance
-from firmware.config import replace
-from firmware.demo import demo_config
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
-from firmware.recorder import Recorder
-from firmware.verifier import verify_path
+from firmware.unit.appliance import Appliance
+from firmware.config.loading import replace
+from firmware.unit.demo import demo_config
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
+from firmware.unit.recorder import Recorder
+from firmware.evidence.verify import verify_path
 
 
 class Discard:
@@ -68,7 +68,7 @@ def test_record_press_to_first_frame(tmp_path, record_result):
             first = app.recorder.video.stats.first_ns
             sid = app.flow.active.session_id
             app.flow.wait_idle(10)
-            from firmware.ledger_files import ledger_files, read_lines
+            from firmware.evidence.ledger_files import ledger_files, read_lines
             at = [ln.record.data["at_ns"] for p in ledger_files(app.evidence.spool.ledger_dir)
                   for ln in read_lines(p) if ln.record.type == "EVENT"
                   and ln.record.data["kind"] == "press" and ln.record.data["button"] == "RECORD"]
@@ -185,7 +185,7 @@ def test_daemon_memory_and_idle_cpu(tmp_path, record_result):
     config = write_sim_config(tmp_path, small=False)
     bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(90)"])
     env = dict(os.environ, MALLOC_ARENA_MAX="2")  # as systemd/dualrec.service sets it
-    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
+    proc = subprocess.Popen([sys.executable, "-m", "firmware.cli.main", "run", "--config",
                              str(config)], stderr=subprocess.DEVNULL, env=env)
     try:
         time.sleep(40)  # start-up, the first self-test, and the idle memory trim (every 30 s)

@@ -22,8 +22,8 @@ import numpy as np
 from drivers.speech.kokoro_assets import DEFAULT_VOICE
 from drivers.speech.pcm import pcm16k
 from drivers.speech.recognizer import Recognizer
-from firmware.session.script import load_templates
-from firmware.understanding.pinyin import syllable_error_rate
+from firmware.unit.session.script import load_templates
+from firmware.unit.understanding.pinyin import syllable_error_rate
 from kokoro_models import installed_kokoro
 from spoken_lines import SpokenLines
 from whisper_models import installed_whisper
@@ -47,7 +47,7 @@ def shipped_prompts() -> list[tuple[str, str, int]]:
 
 def _sample_facts() -> dict[str, str] | None:
     try:
-        from firmware.session.wording import product_facts
+        from firmware.unit.session.wording import product_facts
         from firmware.ticket.product import Product
     except ImportError:                      # templates without fields need none
         return None
@@ -58,7 +58,7 @@ def _sample_facts() -> dict[str, str] | None:
 def _filled(prompt: str, facts: dict[str, str] | None) -> str:
     if "{" not in prompt:
         return prompt
-    from firmware.session.wording import render_prompt
+    from firmware.unit.session.wording import render_prompt
     assert facts is not None, f"prompt with fields but no wording module: {prompt}"
     return render_prompt(prompt, facts)
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import SystemClock
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
-from firmware.sync.settings import SyncSettings
-from firmware.sync.uploader import Uploader
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
+from firmware.unit.sync.settings import SyncSettings
+from firmware.unit.sync.uploader import Uploader
 
 SERVER = ("import time; from moto.server import ThreadedMotoServer as S; "
           "S('127.0.0.1', {port}, verbose=False).start(); time.sleep(10**6)")

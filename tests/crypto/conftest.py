@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from firmware.crypto import EncryptingWriter, SessionKey, generate_insurer_key
-from firmware.crypto import load_insurer_private_key, load_insurer_public_key
+from firmware.evidence.crypto import EncryptingWriter, SessionKey, generate_insurer_key
+from firmware.evidence.crypto import load_insurer_private_key, load_insurer_public_key
 
 
 @pytest.fixture

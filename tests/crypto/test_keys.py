@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from firmware.crypto import (KeyForgottenError, KeyUnwrapError, SessionKey, WrongKeyError,
+from firmware.evidence.crypto import (KeyForgottenError, KeyUnwrapError, SessionKey, WrongKeyError,
                              fingerprint, generate_insurer_key, load_insurer_private_key,
                              load_insurer_public_key, unwrap, wrap)
-from firmware.crypto.cli import add_insurer_key_parser
+from firmware.cli.crypto import add_insurer_key_parser
 from firmware.errors import DualrecError, KeyFileError
 
 

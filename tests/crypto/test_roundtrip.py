@@ -9,9 +9,9 @@ import random
 
 import pytest
 
-from firmware.crypto import (DecryptingReader, EncryptingWriter, SessionKey, decrypt_file,
+from firmware.evidence.crypto import (DecryptingReader, EncryptingWriter, SessionKey, decrypt_file,
                              inspect, is_encrypted)
-from firmware.crypto.media_format import HEADER_SIZE, MAGIC, TAG_SIZE, TRAILER_SIZE
+from firmware.evidence.crypto.media_format import HEADER_SIZE, MAGIC, TAG_SIZE, TRAILER_SIZE
 
 C = 65536
 

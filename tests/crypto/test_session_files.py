@@ -7,13 +7,13 @@ import os
 
 import pytest
 
-from firmware.crypto import (SESSION_KEY_FILE, EncryptingWriter, KeyForgottenError,
+from firmware.evidence.crypto import (SESSION_KEY_FILE, EncryptingWriter, KeyForgottenError,
                              MediaDecryptor, MediaFormatError, SessionKey, TruncatedMediaError,
                              WrongKeyError, bound_name, decrypt_file, read_session_key_file,
                              session_key_json, wrap)
-from firmware.crypto.errors import KeyUnwrapError
-from firmware.evidence import Evidence
-from firmware.verifier import verify_path
+from firmware.evidence.crypto.errors import KeyUnwrapError
+from firmware.evidence.store import Evidence
+from firmware.evidence.verify import verify_path
 
 
 def encrypted(key: SessionKey, name: str, data: bytes, *, finish: bool = True) -> bytes:

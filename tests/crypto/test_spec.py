@@ -1,5 +1,5 @@
 """docs/encryption.md is enough to interoperate: a reader and an unwrapper written from the
-document alone (raw primitives, none of firmware.crypto) agree with the firmware, and the
+document alone (raw primitives, none of firmware.evidence.crypto) agree with the firmware, and the
 document's test vector decrypts."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from firmware.crypto import EncryptingWriter, SessionKey, decrypt_file, unwrap, wrap
+from firmware.evidence.crypto import EncryptingWriter, SessionKey, decrypt_file, unwrap, wrap
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "encryption.md"
 VECTOR_KEY = bytes(range(32))

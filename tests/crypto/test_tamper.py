@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 
-from firmware.crypto import (EncryptingWriter, MediaAuthenticationError, MediaFormatError,
+from firmware.evidence.crypto import (EncryptingWriter, MediaAuthenticationError, MediaFormatError,
                              SessionKey, TruncatedMediaError, WrongKeyError, decrypt_file)
-from firmware.crypto.media_format import HEADER_SIZE, TAG_SIZE, TRAILER_SIZE
+from firmware.evidence.crypto.media_format import HEADER_SIZE, TAG_SIZE, TRAILER_SIZE
 
 CHUNK = 32
 SEG = CHUNK + TAG_SIZE

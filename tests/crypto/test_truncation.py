@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from firmware.crypto import (DecryptingReader, EncryptingWriter, MediaFormatError,
+from firmware.evidence.crypto import (DecryptingReader, EncryptingWriter, MediaFormatError,
                              TruncatedMediaError, decrypt_file, inspect)
-from firmware.crypto.media_format import HEADER_SIZE, TAG_SIZE, TRAILER_SIZE
+from firmware.evidence.crypto.media_format import HEADER_SIZE, TAG_SIZE, TRAILER_SIZE
 
 CHUNK = 32
 SEG = CHUNK + TAG_SIZE

@@ -7,9 +7,9 @@ import wave
 
 import pytest
 
-from firmware.crypto import (DecryptingReader, EncryptingWriter, TruncatedMediaError,
+from firmware.evidence.crypto import (DecryptingReader, EncryptingWriter, TruncatedMediaError,
                              WriteAtError, WriterClosedError, decrypt_file)
-from firmware.recorder.audio import wav_header
+from firmware.unit.recorder.audio import wav_header
 
 RATE = 48000
 

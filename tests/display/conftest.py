@@ -8,9 +8,9 @@ from typing import Callable, Iterator
 import pytest
 
 from drivers.clock import SimClock
-from firmware.display.documents import DocumentLibrary
-from firmware.display.events import InputEvent, ScreenChange
-from firmware.display.server import DisplayServer
+from firmware.unit.display.documents import DocumentLibrary
+from firmware.unit.display.events import InputEvent, ScreenChange
+from firmware.unit.display.server import DisplayServer
 from headless_chromium import browser_page, chromium  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]

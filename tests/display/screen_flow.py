@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from firmware.display.documents import MANIFEST, DocumentLibrary
-from firmware.display.events import InputEvent
-from firmware.display.reading import PageShown, ReadingTracker
-from firmware.display.view import Caption, DisplayView, NodeView, Person, Refusal
+from firmware.unit.display.documents import MANIFEST, DocumentLibrary
+from firmware.unit.display.events import InputEvent
+from firmware.unit.display.reading import PageShown, ReadingTracker
+from firmware.unit.display.view import Caption, DisplayView, NodeView, Person, Refusal
 
 PROMPT = "请您逐页阅读投保提示书、保险条款和责任免除条款，每份读完后点“我已阅读”。"
 

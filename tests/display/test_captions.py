@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.display.captions import MAX_PHRASE_CHARS, split
-from firmware.display.view import Caption
+from firmware.unit.display.captions import MAX_PHRASE_CHARS, split
+from firmware.unit.display.view import Caption
 
 
 def test_a_prompt_splits_at_its_pauses_with_offsets_by_spoken_weight():

@@ -10,8 +10,8 @@ import pypdfium2
 import pytest
 from PIL import Image
 
-from firmware.display.documents import DocumentLibrary, render_width
-from firmware.display.errors import (DocumentAlteredError, DocumentMissingError,
+from firmware.unit.display.documents import DocumentLibrary, render_width
+from firmware.unit.display.errors import (DocumentAlteredError, DocumentMissingError,
                                      DocumentUnreadableError, ManifestError)
 
 from .conftest import DOCUMENTS

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.clock import SimClock
-from firmware.display.documents import Document
-from firmware.display.reading import ReadingTracker
+from firmware.unit.display.documents import Document
+from firmware.unit.display.reading import ReadingTracker
 
 A = Document("a" * 64, "投保提示书", 3, 5.0, b"")
 B = Document("b" * 64, "保险条款", 2, 5.0, b"")

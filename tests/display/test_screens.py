@@ -13,8 +13,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from drivers.sigpad.base import PadInfo, PenSample
-from firmware.display.captions import CaptionPhrase
-from firmware.display.view import Caption, DisplayView, NodeView, Person, Refusal
+from firmware.unit.display.captions import CaptionPhrase
+from firmware.unit.display.view import Caption, DisplayView, NodeView, Person, Refusal
 
 from .screen_flow import ReadingFlow, quick_library
 

@@ -10,10 +10,10 @@ import pytest
 
 from drivers.clock import SimClock
 from drivers.sigpad.base import PadInfo, PenSample
-from firmware.display.errors import DisplayClosedError, ListenAddressError
-from firmware.display.listen import ListenAddress
-from firmware.display.server import DisplayServer
-from firmware.display.view import DisplayView, NodeView, Person
+from firmware.unit.display.errors import DisplayClosedError, ListenAddressError
+from firmware.unit.display.listen import ListenAddress
+from firmware.unit.display.server import DisplayServer
+from firmware.unit.display.view import DisplayView, NodeView, Person
 
 PAD = PadInfo("sim pad", 0, 10000, 0, 5000, 1023, 40, 40)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from firmware.display.stream import QUEUE_EVENTS, ScreenState
+from firmware.unit.display.stream import QUEUE_EVENTS, ScreenState
 
 
 def run(coro):

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware import canonical
-from firmware.display import captions
-from firmware.display.refusals import REFUSAL_WORDS, refusal_words
-from firmware.display.view import (PART_KINDS, Caption, DisplayView, DocumentView, NodeView,
+from firmware.evidence import canonical
+from firmware.unit.display import captions
+from firmware.unit.display.refusals import REFUSAL_WORDS, refusal_words
+from firmware.unit.display.view import (PART_KINDS, Caption, DisplayView, DocumentView, NodeView,
                                    Person, ReadingView, Refusal, ViewError, mask_name)
 
 SHA = "a" * 64

@@ -7,9 +7,9 @@ import subprocess
 import pytest
 
 from firmware.errors import DiskFullError, LedgerClosedError, StorageError
-from firmware.evidence import Evidence
-from firmware.recovery import recover
-from firmware.verifier import verify_path
+from firmware.evidence.store import Evidence
+from firmware.evidence.recovery import recover
+from firmware.evidence.verify import verify_path
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 

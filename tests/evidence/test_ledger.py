@@ -5,12 +5,12 @@ import shutil
 
 import pytest
 
-from firmware import canonical, records
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
-from firmware.ledger import Ledger
-from firmware.ledger_files import ledger_files, read_lines
-from firmware.verifier import verify_path
+from firmware.evidence import canonical, records
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
+from firmware.evidence.ledger import Ledger
+from firmware.evidence.ledger_files import ledger_files, read_lines
+from firmware.evidence.verify import verify_path
 
 
 def all_records(spool):
@@ -29,7 +29,7 @@ def test_genesis_key_boot_and_checkpoints(tmp_path, device_key, clock):
     assert [r.seq for r in recs] == list(range(1, len(recs) + 1))
     assert [r.type for r in recs[-2:]] == ["SHUTDOWN", "CHECKPOINT"]
     # a clean stop: nothing for recovery to do
-    from firmware.recovery import recover
+    from firmware.evidence.recovery import recover
     assert not recover(tmp_path / "s", device_key, clock, device_id=ev.device_id).changed
 
 
@@ -147,7 +147,7 @@ def test_key_file_is_private_and_refused_when_readable(tmp_path):
 
 
 def _prune_items(built, paths):
-    from firmware.spool import hash_file
+    from firmware.evidence.spool import hash_file
     return [{"path": p, **dict(zip(("sha256", "size"), hash_file(built.root / p))),
              "key": f"branch/dev/{p}", "version_id": "v1", "checksum": "c2hh"} for p in paths]
 

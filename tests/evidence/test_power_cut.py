@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import SimClock
-from firmware.cli import main
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
-from firmware.ledger_files import ledger_files
-from firmware.recovery import recover
-from firmware.verifier import verify_path
+from firmware.cli.main import main
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
+from firmware.evidence.ledger_files import ledger_files
+from firmware.evidence.recovery import recover
+from firmware.evidence.verify import verify_path
 
 WRITER = Path(__file__).resolve().parent.parent / "support" / "evidence_writer.py"
 REPO = WRITER.parent.parent.parent

@@ -10,12 +10,12 @@ import threading
 
 import pytest
 
-from firmware import records
-from firmware.evidence import Evidence
-from firmware.ledger_files import ledger_files, read_lines
-from firmware.recovery import acknowledge_damage, read_damage_state, recover
-from firmware.spool import Spool
-from firmware.verifier import verify_path
+from firmware.evidence import records
+from firmware.evidence.store import Evidence
+from firmware.evidence.ledger_files import ledger_files, read_lines
+from firmware.evidence.recovery import acknowledge_damage, read_damage_state, recover
+from firmware.evidence.spool import Spool
+from firmware.evidence.verify import verify_path
 
 
 def kinds(report) -> set[str]:

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from firmware import records
-from firmware.cli import main
-from firmware.keys import DeviceKey
-from firmware.ledger_files import ledger_files
-from firmware.verifier import verify_path
+from firmware.evidence import records
+from firmware.cli.main import main
+from firmware.evidence.keys import DeviceKey
+from firmware.evidence.ledger_files import ledger_files
+from firmware.evidence.verify import verify_path
 
 
 def kinds(report) -> set[str]:
@@ -193,7 +193,7 @@ def test_history_rewritten_after_a_checkpoint_was_published(spool, tmp_path):
     idx = next(i for i, l in enumerate(lines) if records.parse_line(l).seq == 10)
     lines[idx] = _resign(lines[idx], spool.key, data={"rewritten": True})
     path.write_bytes(b"".join(lines))
-    from firmware.verifier import load_checkpoint_file
+    from firmware.evidence.verify import load_checkpoint_file
     report = verify_path(spool.root, checkpoints=load_checkpoint_file(witness))
     assert "rewritten" in kinds(report)
 
@@ -216,7 +216,7 @@ def test_unusable_input_exits_2(tmp_path, capsys):
 
 def test_console_script_json_report(spool):
     flip(spool.root / spool.files["photo"])
-    out = subprocess.run([sys.executable, "-m", "firmware.cli", "verify", "--json",
+    out = subprocess.run([sys.executable, "-m", "firmware.cli.main", "verify", "--json",
                           str(spool.root)], capture_output=True, text=True)
     assert out.returncode == 1
     report = json.loads(out.stdout)

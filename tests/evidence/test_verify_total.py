@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware import records
-from firmware.cli import main
+from firmware.evidence import records
+from firmware.cli.main import main
 from firmware.errors import NotEvidenceError
-from firmware.keys import DeviceKey
-from firmware.ledger_files import ledger_files
-from firmware.verifier import verify_path
+from firmware.evidence.keys import DeviceKey
+from firmware.evidence.ledger_files import ledger_files
+from firmware.evidence.verify import verify_path
 
 
 def kinds(report) -> set[str]:
@@ -147,7 +147,7 @@ def test_sessions_symlinked_to_root_is_not_walked(spool):
 def test_a_file_name_with_a_newline_cannot_forge_the_verdict(spool):
     evil = spool.root / "sessions" / spool.sessions[0] / "x\nverdict: INTACT"
     evil.write_bytes(b"planted")
-    out = subprocess.run([sys.executable, "-m", "firmware.cli", "verify", str(spool.root)],
+    out = subprocess.run([sys.executable, "-m", "firmware.cli.main", "verify", str(spool.root)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     verdicts = [ln for ln in out.stdout.splitlines() if ln.startswith("verdict:")]

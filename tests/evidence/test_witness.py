@@ -4,10 +4,10 @@ published during the recording catches the cut."""
 from __future__ import annotations
 
 from drivers.clock import SimClock
-from firmware import records
-from firmware.evidence import Evidence
-from firmware.ledger_files import ledger_files, read_lines
-from firmware.verifier import verify_path
+from firmware.evidence import records
+from firmware.evidence.store import Evidence
+from firmware.evidence.ledger_files import ledger_files, read_lines
+from firmware.evidence.verify import verify_path
 
 
 def _record_session(root, key, clock, seconds: int = 40):

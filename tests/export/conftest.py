@@ -16,10 +16,10 @@ from drivers.audio import open_microphone
 from drivers.camera import Camera, FrameSink, open_camera
 from drivers.clock import SimClock
 from drivers.sigpad import ReplaySignaturePad, demo_recording
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
-from firmware.recorder import Recorder
-from firmware.recorder.recorder import RecorderStats
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
+from firmware.unit.recorder import Recorder
+from firmware.unit.recorder.recorder import RecorderStats
 
 WIDTH, HEIGHT, FPS = 320, 240, 30
 RECORD_S = 6.0
@@ -121,7 +121,7 @@ def _read_back(spool: Path, sid: str) -> tuple[list[int], int, int, int, list[tu
     """Frame times, audio start/end, the click's time and the gaps, read from the ledger and
     the sealed files (independently of the export code)."""
     import wave
-    from firmware.ledger_files import ledger_files, read_lines
+    from firmware.evidence.ledger_files import ledger_files, read_lines
     frames, gaps = [], []
     audio_first = audio_end = click = None
     for path in ledger_files(spool / "ledger"):

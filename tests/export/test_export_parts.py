@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 
 from drivers.clock import SimClock
-from firmware.evidence import Evidence
-from firmware.export.export import export_session
-from firmware.export.audio_source import RecordedAudio
-from firmware.export.captions import Captioner
-from firmware.export.fonts import FontChoice
-from firmware.export.mp4 import SLATE_SIZE, _slots
-from firmware.export.session_data import AudioSegment, NodeSpan
-from firmware.export.video_source import VideoFrame
-from firmware.export.wallclock import ClockMap, ClockPoint, format_wall
-from firmware.keys import DeviceKey
-from firmware.recorder.audio import wav_header
+from firmware.evidence.store import Evidence
+from firmware.office.export.export import export_session
+from firmware.office.export.audio_source import RecordedAudio
+from firmware.office.export.captions import Captioner
+from firmware.office.export.fonts import FontChoice
+from firmware.office.export.mp4 import SLATE_SIZE, _slots
+from firmware.office.export.session_data import AudioSegment, NodeSpan
+from firmware.office.export.video_source import VideoFrame
+from firmware.office.export.wallclock import ClockMap, ClockPoint, format_wall
+from firmware.evidence.keys import DeviceKey
+from firmware.unit.recorder.audio import wav_header
 
 NS = 1_000_000_000
 RATE = 8_000

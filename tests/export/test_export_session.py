@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from firmware.export import run_export
-from firmware.export.export import export_session
-from firmware.export.cli import add_export_parser
-from firmware.export.fonts import CJK_FONT_PACKAGE, choose_font
-from firmware.export.timeline import COVERAGE, GAP
+from firmware.cli.export import run_export
+from firmware.office.export.export import export_session
+from firmware.cli.export import add_export_parser
+from firmware.office.export.fonts import CJK_FONT_PACKAGE, choose_font
+from firmware.office.export.timeline import COVERAGE, GAP
 
 NS = 1_000_000_000
 WIDTH, HEIGHT = 320, 240   # what tests/export/conftest.py records

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from firmware.fleet.agent import FleetAgent  # noqa: E402
-from firmware.fleet.settings import AgentSettings  # noqa: E402
+from firmware.unit.fleet.agent import FleetAgent  # noqa: E402
+from firmware.unit.fleet.settings import AgentSettings  # noqa: E402
 from tests.fleet.harness import FakeHooks  # noqa: E402
 
 

@@ -12,9 +12,9 @@ if str(REPO) not in sys.path:  # tests.fleet.harness, also when run as `pytest` 
 
 from tests.fleet.harness import Broker, FakeHooks, Pki  # noqa: E402
 
-from firmware.fleet.agent import FleetAgent  # noqa: E402
-from firmware.fleet.operator import OperatorClient  # noqa: E402
-from firmware.fleet.settings import AgentSettings  # noqa: E402
+from firmware.unit.fleet.agent import FleetAgent  # noqa: E402
+from firmware.office.fleet.operator import OperatorClient  # noqa: E402
+from firmware.unit.fleet.settings import AgentSettings  # noqa: E402
 
 
 @pytest.fixture(scope="session")

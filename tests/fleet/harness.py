@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from firmware.fleet.hooks import DeviceStatus, TelemetrySnapshot
+from firmware.protocol.mqtt.status import DeviceStatus, TelemetrySnapshot
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_CONF = REPO / "config" / "mosquitto" / "dualrec.conf"

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from firmware.fleet import topics
-from firmware.fleet.errors import PersonalDataError
-from firmware.fleet.hooks import DeviceStatus
-from firmware.fleet.privacy import find_personal_data
+from firmware.protocol.mqtt import topics
+from firmware.protocol.mqtt.errors import PersonalDataError
+from firmware.protocol.mqtt.status import DeviceStatus
+from firmware.protocol.mqtt.privacy import find_personal_data
 from tests.fleet.harness import wait_until
 
 A = "dr-unit-a"
@@ -52,7 +52,7 @@ def test_telemetry_with_personal_data_is_not_published(make_agent, hooks, operat
 
 def test_every_checkpoint_is_published(make_agent, hooks, operator, tmp_path, device_key,
                                        clock):
-    from firmware.evidence import Evidence
+    from firmware.evidence.store import Evidence
     agent = make_agent(hooks)
     with Evidence.open(tmp_path / "spool", device_key, clock, device_id=A, checkpoint_every=5,
                        on_record=agent.on_record) as ev:
@@ -200,7 +200,7 @@ def test_a_failing_hook_answers_failed_and_is_reported(make_agent, hooks, operat
 
 
 def test_hooks_must_implement_the_interface(make_agent, tmp_path):
-    from firmware.fleet.agent import FleetAgent
+    from firmware.unit.fleet.agent import FleetAgent
 
     class Half:
         def current_state(self):

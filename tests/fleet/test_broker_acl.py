@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from firmware.fleet import topics
+from firmware.protocol.mqtt import topics
 from tests.fleet.harness import raw_client, wait_until
 
 A, B = "dr-unit-a", "dr-unit-b"

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.fleet.commands import MAX_COMMAND_BYTES, SPECS, parse_command
-from firmware.fleet.desired_config import ConfigShadow
-from firmware.fleet.errors import CommandError
+from firmware.unit.fleet.commands import MAX_COMMAND_BYTES, SPECS, parse_command
+from firmware.unit.fleet.desired_config import ConfigShadow
+from firmware.protocol.mqtt.errors import CommandError
 from tests.fleet.harness import FakeHooks
 
 

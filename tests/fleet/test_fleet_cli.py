@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from firmware.fleet import topics
-from firmware.fleet.hooks import DeviceStatus
-from firmware.fleet_cli import main
+from firmware.protocol.mqtt import topics
+from firmware.protocol.mqtt.status import DeviceStatus
+from firmware.cli.fleet import main
 from tests.fleet.harness import REPO, FakeHooks, wait_until
 
 A, B, C = "dr-unit-a", "dr-unit-b", "dr-unit-c"
@@ -92,10 +92,10 @@ def test_unreachable_broker_and_wrong_certificate(pki, broker, capsys):
 
 def test_watch_saves_witnesses_and_witness_finds_a_rollback(make_agent, cli, tmp_path,
                                                             device_key, clock):
-    from firmware.evidence import Evidence
+    from firmware.evidence.store import Evidence
     agent = make_agent(FakeHooks(), A)
     wdir = tmp_path / "witnesses"
-    watch = subprocess.Popen([sys.executable, "-m", "firmware.fleet_cli", *cli.base, "watch",
+    watch = subprocess.Popen([sys.executable, "-m", "firmware.cli.fleet", *cli.base, "watch",
                               "--device", A, "--json", "--save-witnesses", str(wdir),
                               "--duration", "20"], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:

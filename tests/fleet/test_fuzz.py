@@ -6,7 +6,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware.fleet.commands import SPECS
+from firmware.unit.fleet.commands import SPECS
 
 A = "dr-unit-a"
 

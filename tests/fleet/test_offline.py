@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from firmware.fleet import topics
-from firmware.fleet.errors import OutboxCorruptError
+from firmware.protocol.mqtt import topics
+from firmware.protocol.mqtt.errors import OutboxCorruptError
 from tests.fleet.harness import raw_client, wait_until
 
 A = "dr-unit-a"
@@ -33,7 +33,7 @@ def stream(c) -> list[tuple[str, object]]:
 
 def test_the_outbox_drains_in_order_after_a_broker_restart(broker, pki, make_agent, hooks,
                                                            tmp_path, device_key, clock):
-    from firmware.evidence import Evidence
+    from firmware.evidence.store import Evidence
     c = collector(broker, pki)
     agent = make_agent(hooks)
     agent.event("self_test", {"n": -1})

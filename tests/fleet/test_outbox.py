@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.fleet.errors import OutboxCorruptError
-from firmware.fleet.outbox import Outbox
+from firmware.protocol.mqtt.errors import OutboxCorruptError
+from firmware.unit.fleet.outbox import Outbox
 
 
 def test_order_survives_reopening(tmp_path):

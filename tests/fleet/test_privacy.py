@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.fleet.errors import PersonalDataError
-from firmware.fleet.hooks import DeviceStatus
-from firmware.fleet.payloads import state_payload, telemetry_payload
-from firmware.fleet.privacy import (check_payload, check_witness, find_personal_data,
+from firmware.protocol.mqtt.errors import PersonalDataError
+from firmware.protocol.mqtt.status import DeviceStatus
+from firmware.protocol.mqtt.payloads import state_payload, telemetry_payload
+from firmware.protocol.mqtt.privacy import (check_payload, check_witness, find_personal_data,
                                     is_resident_id, personal_key, redact_text)
 from tests.fleet.harness import FakeHooks
 
@@ -67,7 +67,7 @@ def test_state_and_telemetry_payloads_pass():
 
 
 def test_witness_checked_through_its_record(tmp_path, device_key, clock):
-    from firmware.evidence import Evidence
+    from firmware.evidence.store import Evidence
     seen = []
     with Evidence.open(tmp_path / "spool", device_key, clock, checkpoint_every=3,
                        on_record=seen.append) as ev:
@@ -84,7 +84,7 @@ def test_witness_checked_through_its_record(tmp_path, device_key, clock):
 
 
 def test_numbers_inside_a_witness_line_are_numbers(device_key):
-    from firmware import records
+    from firmware.evidence import records
     body = records.make_body(seq=5, prev="0" * 64, type="CHECKPOINT", device="dr-unit-a",
                              session=None, clock={"mono_ns": 13812345678, "wall_ns": 1,
                                                   "boot_id": "b", "sync": {}},

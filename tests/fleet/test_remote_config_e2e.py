@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 from remote_config_unit import BRANCH, DEVICE, insurer_public_key, make_bundle, unit_config
 
 from drivers.clock import SimClock
-from firmware.appliance import Appliance
-from firmware.config_bundle import BUNDLE_CONTEXT, BUNDLE_FORMAT
-from firmware.config_model import OPERATIONAL, Config, tier_of
-from firmware.config_record import config_values
-from firmware.fleet import topics
-from firmware.keys import DeviceKey
-from firmware.remote_config import with_desired_config
-from firmware.verifier import verify_path
+from firmware.unit.appliance import Appliance
+from firmware.config.bundle import BUNDLE_CONTEXT, BUNDLE_FORMAT
+from firmware.config.model import OPERATIONAL, Config, tier_of
+from firmware.unit.config_record import config_values
+from firmware.protocol.mqtt import topics
+from firmware.evidence.keys import DeviceKey
+from firmware.unit.remote_config import with_desired_config
+from firmware.evidence.verify import verify_path
 from tests.fleet.harness import wait_until
 
 ATTACKS = [

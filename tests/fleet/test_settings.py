@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from firmware.errors import ConfigError
-from firmware.fleet.agent import FleetAgent
-from firmware.fleet.errors import FleetSettingsError
-from firmware.fleet.settings import AgentSettings, BrokerAddress, parse_broker_url
+from firmware.unit.fleet.agent import FleetAgent
+from firmware.protocol.mqtt.errors import FleetSettingsError
+from firmware.protocol.mqtt.broker import BrokerAddress, parse_broker_url
+from firmware.unit.fleet.settings import AgentSettings
 from tests.fleet.harness import FakeHooks
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.fleet import topics
+from firmware.protocol.mqtt import topics
 from tests.fleet.harness import wait_until
 
 A = "dr-unit-a"

@@ -24,7 +24,7 @@ def appliance_stopped():
 
 def test_hwcheck_passes_the_devices_that_need_no_person(appliance_stopped):
     out = subprocess.run(["sudo", "-u", "dualrec", "/opt/dualrec/venv/bin/python", "-m",
-                          "firmware.hwcheck", "--config", CONFIG, "--no-ask", "--json",
+                          "firmware.cli.hwcheck", "--config", CONFIG, "--no-ask", "--json",
                           "--skip", "buttons", "--skip", "leds", "--skip", "sigpad"],
                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     results = {r["check"]: r for r in json.loads(out.stdout)}
@@ -36,6 +36,6 @@ def test_hwcheck_passes_the_devices_that_need_no_person(appliance_stopped):
 
 def test_hwcheck_refuses_to_run_beside_the_appliance():
     subprocess.run(["systemctl", "start", "dualrec.service"], check=True, timeout=150)
-    out = subprocess.run(["/opt/dualrec/venv/bin/python", "-m", "firmware.hwcheck", "--config",
+    out = subprocess.run(["/opt/dualrec/venv/bin/python", "-m", "firmware.cli.hwcheck", "--config",
                           CONFIG, "--no-ask"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "systemctl stop dualrec" in out.stderr

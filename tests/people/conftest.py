@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.people.id_documents import gb11643_check_char
 from firmware.people.signed_roster import sign_roster
 

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.camera import DiscardFrames, open_camera
 from drivers.clock import SimClock
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.people import (BadgeError, Roster, RosterSignatureError, StaffNotOnRoster,
                              StaffNotValid, parse_signed_roster)
 from firmware.people.badge import BadgeCode, make_badge_code, parse_badge_code

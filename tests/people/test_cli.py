@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from firmware.people.cli import add_people_parsers
+from firmware.cli.people import add_people_parsers
 from provisioning.roster import add_roster_parser
 
 

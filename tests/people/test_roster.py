@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from firmware.errors import KeyFileError
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.people import (FieldError, RosterError, RosterExpiredError, RosterFormatError,
                              RosterRollbackError, RosterSignatureError, StaffNotOnRoster,
                              StaffNotValid, install_roster, load_roster, parse_signed_roster,

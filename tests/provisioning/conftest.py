@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 
 from drivers.clock import SimClock
-from firmware.evidence import Evidence
+from firmware.evidence.store import Evidence
 from provisioning.cli import main
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

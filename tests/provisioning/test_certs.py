@@ -1,4 +1,4 @@
-"""firmware.certs: what ties a unit's certificate to the fleet, and every way it can fail."""
+"""firmware.evidence.certs: what ties a unit's certificate to the fleet, and every way it can fail."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,12 +8,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware.certs import (EVIDENCE, TLS, CertificateError, CertificateExpiredError,
+from firmware.evidence.certs import (EVIDENCE, TLS, CertificateError, CertificateExpiredError,
                             CertificateFormatError, CertificateMismatchError,
                             UntrustedCertificateError, check_device_certificate,
                             check_spool_certificate, load_fleet_ca, load_pem_chain,
                             load_pem_chain_file)
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from provisioning.ca import FleetCA, device_csr
 from provisioning.cli import main
 

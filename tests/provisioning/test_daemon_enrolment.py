@@ -1,15 +1,15 @@
 """``dualrec run`` with ``[device] fleet_ca``: an enrolled unit starts and puts its certificate
 into the spool; a unit with a certificate from another CA refuses to start. Skipped until the
-appliance checks its enrolment (``firmware.appliance.check_enrolment``, docs/provisioning.md)."""
+appliance checks its enrolment (``firmware.unit.appliance.check_enrolment``, docs/provisioning.md)."""
 from __future__ import annotations
 
 import pytest
 
-import firmware.appliance as appliance_module
-from firmware.config import replace
-from firmware.demo import demo_config
+import firmware.unit.appliance as appliance_module
+from firmware.config.loading import replace
+from firmware.unit.demo import demo_config
 from firmware.errors import ConfigError
-from firmware.spool import Spool
+from firmware.evidence.spool import Spool
 
 pytestmark = pytest.mark.skipif(not hasattr(appliance_module, "check_enrolment"),
                                 reason="the appliance does not check its enrolment yet")

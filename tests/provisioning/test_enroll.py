@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from firmware.certs import (EVIDENCE, EVIDENCE_EKU, TLS, check_device_certificate,
+from firmware.evidence.certs import (EVIDENCE, EVIDENCE_EKU, TLS, check_device_certificate,
                             load_fleet_ca, load_pem_chain_file)
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from provisioning.cli import main
 
 
@@ -48,7 +48,7 @@ def test_enrolment_end_to_end(ca_dir, enroll, capsys):
     assert mode(unit.keys) == 0o700
     assert "enrolled dr-unit-01" in capsys.readouterr().out
 
-    # the evidence key is a firmware.keys.DeviceKey, and its certificate certifies exactly it
+    # the evidence key is a firmware.evidence.keys.DeviceKey, and its certificate certifies exactly it
     key = DeviceKey.load(unit["device.key"])
     roots = load_fleet_ca(unit["fleet-ca.crt"])
     assert roots[0] == x509.load_pem_x509_certificate((ca_dir / "ca.crt").read_bytes())
@@ -165,14 +165,14 @@ def test_a_missing_service_user_is_skipped_and_logged(ca_dir, tmp_path, caplog):
 
 
 def _config_has_provisioning_keys() -> bool:
-    from firmware.config_model import Config, DeviceSection
+    from firmware.config.model import Config, DeviceSection
     return hasattr(DeviceSection(), "fleet_ca") and hasattr(Config(), "branch")
 
 
 @pytest.mark.skipif(not _config_has_provisioning_keys(),
                     reason="the configuration model has no [device] fleet_ca / [branch] yet")
 def test_the_written_configuration_is_one_the_daemon_accepts(ca_dir, enroll):
-    from firmware.config import load_config
+    from firmware.config.loading import load_config
     unit = enroll(ca_dir, "dr-unit-08", "--broker", "mqtts://broker.example:8883",
                   "--bucket", "evidence-prod", "--org", "ICBC0101", "--channel", "B1",
                   "--outlet", "OUT001")

@@ -8,14 +8,14 @@ import stat
 
 import pytest
 
-from firmware import records
-from firmware.certs import CertificateMismatchError, check_spool_certificate, load_fleet_ca
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey, PublicKey
-from firmware.ledger import Ledger
-from firmware.ledger_files import ledger_files, read_lines
-from firmware.spool import Spool
-from firmware.verifier import verify_path
+from firmware.evidence import records
+from firmware.evidence.certs import CertificateMismatchError, check_spool_certificate, load_fleet_ca
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey, PublicKey
+from firmware.evidence.ledger import Ledger
+from firmware.evidence.ledger_files import ledger_files, read_lines
+from firmware.evidence.spool import Spool
+from firmware.evidence.verify import verify_path
 from provisioning import unit_config
 from provisioning.cli import main
 

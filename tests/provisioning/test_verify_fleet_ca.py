@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from firmware.certs import load_fleet_ca
-from firmware.keys import DeviceKey
-from firmware.spool import DeviceInfo, Spool
-from firmware.verifier import verify_path
+from firmware.evidence.certs import load_fleet_ca
+from firmware.evidence.keys import DeviceKey
+from firmware.evidence.spool import DeviceInfo, Spool
+from firmware.evidence.verify import verify_path
 from provisioning.cli import main as provision
 
 pytestmark = pytest.mark.skipif("fleet_ca" not in inspect.signature(verify_path).parameters,
@@ -40,7 +40,7 @@ def test_an_enrolled_units_spool_verifies(recorded, ca_dir):
 
 
 def test_a_spool_certified_by_another_ca_is_a_finding(recorded, ca_dir, other_ca_dir, capsys):
-    from firmware.cli import main as dualrec
+    from firmware.cli.main import main as dualrec
     _, spool = recorded(other_ca_dir, "dr-unit-01")
     report = verify_path(spool, fleet_ca=load_fleet_ca(ca_dir / "fleet-ca.crt"))
     assert "untrusted_certificate" in kinds(report)

@@ -14,12 +14,12 @@ from drivers.audio import open_microphone
 from drivers.camera import open_camera
 from drivers.clock import SimClock
 from drivers.sigpad import ReplaySignaturePad, load_events
-from firmware.evidence import Evidence
-from firmware.hardware import SAMPLE_SIGNATURE
-from firmware.ledger_files import ledger_files, read_lines
-from firmware.recorder import Recorder
-from firmware.recovery import recover
-from firmware.verifier import verify_path
+from firmware.evidence.store import Evidence
+from firmware.unit.hardware import SAMPLE_SIGNATURE
+from firmware.evidence.ledger_files import ledger_files, read_lines
+from firmware.unit.recorder import Recorder
+from firmware.evidence.recovery import recover
+from firmware.evidence.verify import verify_path
 
 FPS = 30
 RATE = 4.0  # the simulated clock runs 4x

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from remote_config_unit import unit_config
 
-from firmware.config_model import Config
-from firmware.keys import DeviceKey
+from firmware.config.model import Config
+from firmware.evidence.keys import DeviceKey
 
 
 @pytest.fixture

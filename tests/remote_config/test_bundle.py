@@ -9,10 +9,10 @@ import json
 import pytest
 from remote_config_unit import BRANCH, DEVICE, insurer_public_key, make_bundle
 
-from firmware.config_bundle import (BundleFormatError, BundleRefusedError,
+from firmware.config.bundle import (BundleFormatError, BundleRefusedError,
                                     BundleSignatureError, sign_config_bundle,
                                     verify_config_bundle)
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.people.signed_roster import sign_roster, verify_signed_roster
 from firmware.people.errors import RosterFormatError
 from provisioning.cli import main as provision

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from remote_config_unit import make_bundle
 
-from firmware import canonical
-from firmware.config import replace
-from firmware.config_record import (config_change_record, config_summary, config_values,
+from firmware.evidence import canonical
+from firmware.config.loading import replace
+from firmware.unit.config_record import (config_change_record, config_summary, config_values,
                                     record_effective_config)
-from firmware.evidence import Evidence
-from firmware.remote_config import RemoteConfig, with_desired_config
-from firmware.verifier import verify_path
+from firmware.evidence.store import Evidence
+from firmware.unit.remote_config import RemoteConfig, with_desired_config
+from firmware.evidence.verify import verify_path
 
 
 def config_events(spool: Path) -> list[dict]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from remote_config_unit import DEVICE, make_bundle
 
-from firmware.cli import main
-from firmware.config_model import TIERS
-from firmware.keys import DeviceKey
+from firmware.cli.main import main
+from firmware.config.model import TIERS
+from firmware.evidence.keys import DeviceKey
 
 
 def write_unit(root: Path, backoffice: DeviceKey) -> Path:

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from remote_config_unit import DEVICE, unit_config
 
 from drivers.clock import SimClock
-from firmware.config_model import OPERATIONAL, Config, section_names, tier_of
-from firmware.config_record import config_values
-from firmware.fleet.desired_config import ConfigShadow
-from firmware.fleet.errors import CommandError
-from firmware.fleet_hooks import ApplianceHooks
-from firmware.keys import DeviceKey
-from firmware.remote_config import with_desired_config
+from firmware.config.model import OPERATIONAL, Config, section_names, tier_of
+from firmware.unit.config_record import config_values
+from firmware.unit.fleet.desired_config import ConfigShadow
+from firmware.protocol.mqtt.errors import CommandError
+from firmware.unit.fleet.appliance_hooks import ApplianceHooks
+from firmware.evidence.keys import DeviceKey
+from firmware.unit.remote_config import with_desired_config
 
 SECTIONS = list(section_names())
 KEYS = sorted({f.name for s in SECTIONS for f in fields(type(getattr(Config(), s)))})

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from remote_config_unit import BRANCH, insurer_public_key, make_bundle, unit_config
 
-from firmware.config_bundle import BundleRefusedError, BundleSignatureError
-from firmware.config_model import OPERATIONAL, Config, tier_of
-from firmware.config_record import config_values
-from firmware.remote_config import RemoteConfig, RemoteConfigError, with_desired_config
+from firmware.config.bundle import BundleRefusedError, BundleSignatureError
+from firmware.config.model import OPERATIONAL, Config, tier_of
+from firmware.unit.config_record import config_values
+from firmware.unit.remote_config import RemoteConfig, RemoteConfigError, with_desired_config
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware.config import load_config
-from firmware.config_model import (LOCAL, OPERATIONAL, SIGNED, TIERS, Config, section_names,
+from firmware.config.loading import load_config
+from firmware.config.model import (LOCAL, OPERATIONAL, SIGNED, TIERS, Config, section_names,
                                    tier_of, tier_problems)
 from firmware.errors import ConfigError
 
@@ -144,7 +144,7 @@ def test_keys_inside_the_spool_are_refused(tmp_path):
 
 
 def test_validate_config_reports_dangerous_values(tmp_path, capsys):
-    from firmware.cli import main
+    from firmware.cli.main import main
     toml = tmp_path / "c.toml"
     toml.write_text('[spool]\npath = "/"\n')
     assert main(["run", "--config", str(toml), "--validate-config"]) == 2

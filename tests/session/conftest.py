@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import SimClock
-from firmware.appliance import Appliance
-from firmware.config import replace
-from firmware.demo import demo_config
+from firmware.unit.appliance import Appliance
+from firmware.config.loading import replace
+from firmware.unit.demo import demo_config
 
 SPEED = 6.0
 SCRIPTS = Path(__file__).resolve().parent / "scripts"

@@ -7,11 +7,11 @@ import json
 import pytest
 from session_helpers import session_end, session_events, wait_for
 
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.people import RosterSignatureError
 from firmware.people.signed_roster import load_roster
 from firmware.people.signed_roster import sign_roster
-from firmware.verifier import verify_path
+from firmware.evidence.verify import verify_path
 from provisioning.roster import badge_image
 
 STAFF = {"staff_id": "S0042", "badge": 2, "valid_from": "2020-01-01", "valid_until": "2099-12-31",

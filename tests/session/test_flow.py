@@ -7,8 +7,8 @@ import hashlib
 import pytest
 from session_helpers import session_end, session_events, wait_for
 
-from firmware.demo import ScriptedSalesperson
-from firmware.verifier import verify_path
+from firmware.unit.demo import ScriptedSalesperson
+from firmware.evidence.verify import verify_path
 
 
 def quiet(*_args) -> None:
@@ -102,7 +102,7 @@ def test_every_refusal_reason(make_appliance):
     panel.press("NEXT", 0.05)                                   # nothing signed yet
     assert _refused(app, sid)[-1] == "missing_signature"
     from drivers.sigpad import load_events
-    from firmware.hardware import SAMPLE_SIGNATURE
+    from firmware.unit.hardware import SAMPLE_SIGNATURE
     _info, events = load_events(SAMPLE_SIGNATURE)
     app.hardware.pad.play(events, wait=False)
     wait_for(lambda: app.recorder.pen.signing, what="signing")
@@ -150,7 +150,7 @@ def test_a_failed_selftest_blocks_recording(make_appliance):
 
 
 def test_a_wall_clock_step_and_a_sync_change_go_on_the_chain(make_appliance):
-    from firmware.ledger_files import ledger_files, read_lines
+    from firmware.evidence.ledger_files import ledger_files, read_lines
     app = make_appliance("quick")
     app.clock.step_wall(-5.0)       # the RTC was wrong; NTP steps it
     app.check_clock()
@@ -172,7 +172,7 @@ def _citizen(birth, seq="123"):
 def test_binding_people_of_60_or_over_selects_the_elder_script(make_appliance):
     import datetime as dt
     import json
-    from firmware.ledger_files import ledger_files, read_lines
+    from firmware.evidence.ledger_files import ledger_files, read_lines
     app = make_appliance("bank-life")
     holder = {"name": "李老伯", "id_type": "resident_id", "id_number": _citizen(dt.date(1950, 2, 3))}
     people = {"application_number": "TB2026112400001", "session_date": dt.date.today().isoformat(),

@@ -6,7 +6,7 @@ import time
 
 from session_helpers import drive, session_end
 
-from firmware.verifier import verify_path
+from firmware.evidence.verify import verify_path
 
 
 def findings(app, sid) -> dict[str, list[dict]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.session.script import TemplateError, load_templates, parse_template
+from firmware.unit.session.script import TemplateError, load_templates, parse_template
 
 GOOD = """
 [template]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.session.wording import (FIELDS, PromptFieldError, age_words, coverage_words,
+from firmware.unit.session.wording import (FIELDS, PromptFieldError, age_words, coverage_words,
                                       days_words, frequency_words, insurance_period_words,
                                       money_words, number_words, payment_words, product_facts,
                                       quantity_words, render_prompt, template_fields,

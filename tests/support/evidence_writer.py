@@ -10,8 +10,8 @@ import random
 import sys
 
 from drivers.clock import SystemClock
-from firmware.evidence import Evidence
-from firmware.keys import DeviceKey
+from firmware.evidence.store import Evidence
+from firmware.evidence.keys import DeviceKey
 
 
 def main() -> None:

@@ -6,11 +6,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from firmware.config import load_config, replace
-from firmware.config_bundle import format_time, sign_config_bundle
-from firmware.config_model import Config
-from firmware.crypto import generate_insurer_key
-from firmware.keys import DeviceKey
+from firmware.config.loading import load_config, replace
+from firmware.config.bundle import format_time, sign_config_bundle
+from firmware.config.model import Config
+from firmware.evidence.crypto import generate_insurer_key
+from firmware.evidence.keys import DeviceKey
 
 DEVICE = "dr-unit-a"
 BRANCH = "0451"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from firmware.appliance import Appliance
+from firmware.unit.appliance import Appliance
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
@@ -16,7 +16,7 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
 
 def session_events(app: Appliance, session_id: str, kind: str | None = None) -> list[dict]:
     """The EVENT data of a session, from the ledger on disk."""
-    from firmware.ledger_files import ledger_files, read_lines
+    from firmware.evidence.ledger_files import ledger_files, read_lines
     out = []
     for path in ledger_files(app.evidence.spool.ledger_dir):
         for ln in read_lines(path):
@@ -28,7 +28,7 @@ def session_events(app: Appliance, session_id: str, kind: str | None = None) -> 
 
 
 def session_end(app: Appliance, session_id: str) -> dict:
-    from firmware.ledger_files import ledger_files, read_lines
+    from firmware.evidence.ledger_files import ledger_files, read_lines
     for path in ledger_files(app.evidence.spool.ledger_dir):
         for ln in read_lines(path):
             if ln.record and ln.record.session == session_id and ln.record.type == "SESSION_END":
@@ -43,7 +43,7 @@ def drive(app: Appliance, *, stop_at: str | None = None, sign: bool = True,
     node ``stop_at`` or at the end. ``at_node(node_id)`` runs as each node starts. Returns the
     session id once the session has ended."""
     from drivers.sigpad import load_events
-    from firmware.hardware import SAMPLE_SIGNATURE
+    from firmware.unit.hardware import SAMPLE_SIGNATURE
     flow, panel, clock = app.flow, app.hardware.panel, app.clock
     panel.press("RECORD", 0.1)
     wait_for(lambda: flow.active is not None, what="session start")

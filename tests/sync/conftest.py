@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from firmware.sync.settings import SyncSettings
+from firmware.unit.sync.settings import SyncSettings
 
 def _load(name: str):
     """A helper module next to this file (tests are imported by path, not as a package)."""
@@ -143,7 +143,7 @@ def record_session(ev, *, segments: int = 3, big: int = 0) -> str:
 @pytest.fixture
 def open_evidence(spool, device_key, clock):
     """The daemon's Evidence on the test spool (recovery, BOOT), closed after the test."""
-    from firmware.evidence import Evidence
+    from firmware.evidence.store import Evidence
     ev = Evidence.open(spool.root, device_key, clock, checkpoint_every=10)
     yield ev
     ev.close()
@@ -151,7 +151,7 @@ def open_evidence(spool, device_key, clock):
 
 def sealed_files(spool_root: Path) -> dict[str, str]:
     """Every file a record of the spool's chain seals: path -> hex SHA-256."""
-    from firmware.ledger_files import ledger_files, read_lines
+    from firmware.evidence.ledger_files import ledger_files, read_lines
     out = {}
     for path in ledger_files(Path(spool_root) / "ledger"):
         for ln in read_lines(path):

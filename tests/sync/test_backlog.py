@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from firmware.sync.uploader import Uploader
-from firmware.sync_cli import verify_s3
+from firmware.unit.sync.uploader import Uploader
+from firmware.cli.sync import verify_s3
 
 MiB = 1024 * 1024
 

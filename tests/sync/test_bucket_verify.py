@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from firmware.sync.errors import ObjectConflictError
-from firmware.sync.uploader import Uploader
-from firmware.sync_cli import main, verify_s3
+from firmware.protocol.bucket.errors import ObjectConflictError
+from firmware.unit.sync.uploader import Uploader
+from firmware.cli.sync import main, verify_s3
 
 
 def _synced(spool, make_settings, clock, **changes) -> None:
@@ -100,7 +100,7 @@ def test_one_session_verifies_from_the_bucket(spool, bucket, make_settings, cloc
 
 def test_prefix_holding_several_units(spool, spool_factory, tmp_path, device_key, bucket,
                                       make_settings, clock, capsys):
-    from firmware.keys import DeviceKey
+    from firmware.evidence.keys import DeviceKey
     other = spool_factory(tmp_path / "other", DeviceKey.generate(), clock, sessions=1)
     _synced(spool, make_settings, clock)
     _synced(other, make_settings, clock)

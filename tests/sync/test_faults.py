@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import threading
 
-from firmware.sync.uploader import Uploader
-from firmware.sync_cli import verify_s3
-from firmware.verifier import verify_path
+from firmware.unit.sync.uploader import Uploader
+from firmware.cli.sync import verify_s3
+from firmware.evidence.verify import verify_path
 
 MiB = 1024 * 1024
 

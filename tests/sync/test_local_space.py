@@ -2,9 +2,10 @@
 allows; a low disk refuses recordings and never touches unsynced evidence; legal hold."""
 from __future__ import annotations
 
-from firmware.sync.uploader import Uploader
-from firmware.sync_cli import main, verify_s3
-from firmware.verifier import verify_path
+from firmware.office.bucket.legal_hold import set_session_hold
+from firmware.unit.sync.uploader import Uploader
+from firmware.cli.sync import main, verify_s3
+from firmware.evidence.verify import verify_path
 
 HUGE_MB = 10**7   # more free space than any test machine has: the disk counts as low
 
@@ -75,7 +76,7 @@ def test_legal_hold_on_a_session(spool, bucket, make_settings, clock, kit):
     root = kit.device_root(spool.root)
     with Uploader(spool.root, make_settings(), clock=clock) as up:
         up.run_once()
-        count = up.set_legal_hold(sid)
+        count = set_session_hold(up.client, up.settings.bucket, up.root, up.spool.root, sid)
     held = [k for k in bucket.objects(root + "/") if _hold(bucket, k) == "ON"]
     assert len(held) == count
     assert {k for k in held if "/sessions/" in k} == {

@@ -6,7 +6,7 @@ import time
 import zoneinfo
 
 from drivers.clock import SimClock
-from firmware.sync.uploader import Uploader
+from firmware.unit.sync.uploader import Uploader
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 

@@ -9,13 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware.errors import ConfigError, DualrecError
-from firmware.sync import errors, layout
-from firmware.sync.retention import LocalRetention, RetentionPolicy, add_years
-from firmware.sync.schedule import MediaWindow
-from firmware.sync.settings import SyncSettings
-from firmware.sync.tails import join_ranges
-from firmware.sync.throttle import ThrottledBody, TokenBucket
-from firmware.sync.transfer import MAX_PARTS, part_size_for
+from firmware.protocol.bucket import errors, layout
+from firmware.unit.sync.retention import LocalRetention, RetentionPolicy, add_years
+from firmware.unit.sync.schedule import MediaWindow
+from firmware.unit.sync.settings import SyncSettings
+from firmware.protocol.bucket.tails import join_ranges
+from firmware.unit.sync.throttle import ThrottledBody, TokenBucket
+from firmware.unit.sync.transfer import MAX_PARTS, part_size_for
 
 MiB = 1024 * 1024
 

@@ -2,10 +2,10 @@
 (object, version, checksum); locally that is the unit's word, with the bucket it is checked."""
 from __future__ import annotations
 
-from firmware import records
-from firmware.cli import main
-from firmware.sync.uploader import Uploader
-from firmware.verifier import verify_path
+from firmware.evidence import records
+from firmware.cli.main import main
+from firmware.unit.sync.uploader import Uploader
+from firmware.evidence.verify import verify_path
 
 
 def _kinds(report) -> set[str]:
@@ -37,8 +37,8 @@ def test_an_insider_cannot_prune_away_media_that_never_reached_the_bucket(
     sid = spool.sessions[0]
     victims = sorted(p for p in (spool.root / "sessions" / sid).iterdir()
                      if p.name.startswith(("video-", "audio-")))
-    from firmware.spool import hash_file
-    from firmware.sync.layout import device_root
+    from firmware.evidence.spool import hash_file
+    from firmware.protocol.bucket.layout import device_root
     root = device_root("branch-0042", open_evidence.device_id)
     items = []
     for p in victims:

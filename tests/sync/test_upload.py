@@ -5,11 +5,11 @@ import datetime as dt
 import io
 import json
 
-from firmware.sync.layout import parse_tail_rel
-from firmware.sync.retention import add_years
-from firmware.sync.uploader import Uploader
-from firmware.sync_cli import TerminalProgress, main, verify_s3
-from firmware.verifier import verify_path
+from firmware.protocol.bucket.layout import parse_tail_rel
+from firmware.unit.sync.retention import add_years
+from firmware.unit.sync.uploader import Uploader
+from firmware.cli.sync import TerminalProgress, main, verify_s3
+from firmware.evidence.verify import verify_path
 
 
 def test_every_sealed_file_goes_up_once_locked_and_verifies(spool, bucket, make_settings,
@@ -111,7 +111,7 @@ def test_progress_shows_files_bytes_and_rate_only_on_a_terminal():
         def isatty(self) -> bool:
             return True
 
-    from firmware.sync.report import Progress
+    from firmware.unit.sync.report import Progress
     shown, hidden = Tty(), io.StringIO()
     for stream in (shown, hidden):
         line = TerminalProgress(stream, every_s=0)

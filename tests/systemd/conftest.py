@@ -48,7 +48,7 @@ def unit():
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "firmware.cli.main", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=REPO)
 
 
@@ -102,7 +102,7 @@ def start_daemon(tmp_path):
         env = dict(os.environ, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000")
         env.pop("WATCHDOG_PID", None)
         with open(log, "w") as stderr:
-            proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "firmware.cli",
+            proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "firmware.cli.main",
                                      "run", "--config", str(config)], env=env, cwd=REPO,
                                     stderr=stderr, text=True)
         daemon = Daemon(proc, config, notify, log)

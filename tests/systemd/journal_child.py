@@ -61,11 +61,11 @@ def main(config: str, out: str) -> int:
         st = os.fstat(stderr.fileno())
         env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
         env.pop("NOTIFY_SOCKET", None)
-        proc = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", config],
+        proc = subprocess.Popen([sys.executable, "-m", "firmware.cli.main", "run", "--config", config],
                                 env=env, stderr=stderr)
 
     def cli(*args: str) -> dict:
-        got = subprocess.run([sys.executable, "-m", "firmware.cli", *args, "--config", config],
+        got = subprocess.run([sys.executable, "-m", "firmware.cli.main", *args, "--config", config],
                              capture_output=True, text=True, timeout=60)
         return json.loads(got.stdout) if got.returncode == 0 else {"error": got.stderr}
 

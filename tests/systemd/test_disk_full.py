@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from firmware.verifier import verify_path
+from firmware.evidence.verify import verify_path
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from firmware.hwcheck import CHECKS, add_hwcheck_parser, cmd_hwcheck
+from firmware.cli.hwcheck import add_hwcheck_parser, cmd_hwcheck
+from firmware.unit.hwcheck import CHECKS
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def hwcheck(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmware.hwcheck", "--config", str(config),
+    return subprocess.run([sys.executable, "-m", "firmware.cli.hwcheck", "--config", str(config),
                            *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           stdin=subprocess.DEVNULL)
 

@@ -47,7 +47,7 @@ def test_the_written_configuration_is_the_defaults_on_real_hardware(tmp_path):
     assert mine["drivers"]["backend"] == "real"
     shipped = tomllib.loads((REPO / "config" / "default.toml").read_text())
     assert mine == shipped   # every key, with the shipped value
-    check = subprocess.run([sys.executable, "-m", "firmware.cli", "run", "--config",
+    check = subprocess.run([sys.executable, "-m", "firmware.cli.main", "run", "--config",
                             str(written), "--validate-config"], capture_output=True, text=True,
                            cwd=REPO, timeout=60)
     assert check.returncode == 0, check.stderr

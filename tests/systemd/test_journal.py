@@ -38,10 +38,10 @@ def test_log_lines_reach_the_journal_with_session_node_and_device_fields(tmp_pat
 
 
 def test_without_the_journal_the_daemon_logs_text_to_stderr(tmp_path):
-    from firmware.logs import under_journal
+    from firmware.unit.logs import under_journal
     assert not under_journal({"JOURNAL_STREAM": "1:2"})
     assert not under_journal({})
     config = write_sim_config(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "firmware.cli", "run", "--config", str(config),
+    out = subprocess.run([sys.executable, "-m", "firmware.cli.main", "run", "--config", str(config),
                           "--validate-config"], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from firmware.verifier import verify_path
+from firmware.evidence.verify import verify_path
 
 #: Appliance.healthy() calls video stale after 3 s without a frame; the daemon's loop runs
 #: once a second. Past this, no WATCHDOG=1 may arrive.
@@ -33,7 +33,7 @@ def test_ready_then_status_and_watchdog_until_a_clean_stop(start_daemon, sim_con
     assert any(line == "STATUS=idle" for _t, line in daemon.notify.receive(1.5))
 
     # The appliance holds the devices: the hardware check refuses to run beside it.
-    hwcheck = subprocess.run([sys.executable, "-m", "firmware.hwcheck", "--config",
+    hwcheck = subprocess.run([sys.executable, "-m", "firmware.cli.hwcheck", "--config",
                               str(sim_config), "--simulate-input"], capture_output=True,
                              text=True, timeout=60)
     assert hwcheck.returncode == 2 and "systemctl stop dualrec" in hwcheck.stderr

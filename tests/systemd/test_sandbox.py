@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from firmware.verifier import verify_path
+from firmware.evidence.verify import verify_path
 
 #: Sets PR_SET_MDWE (65) with PR_MDWE_REFUSE_EXEC_GAIN (1), then execs its arguments.
 MDWE = """

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.ticket import Ticket, encode_ticket, ticket_from_spec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from typing import Callable
 import pytest
 
 from firmware.errors import ConfigError
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.ticket import (EXPIRED, NOT_YET_VALID, REUSED, WRONG_UNIT, Ticket, TicketChecker,
                              TicketRefused, TicketRegisterError, UnitScope, UsedTickets)
 from firmware.ticket.used import REGISTER_FILE

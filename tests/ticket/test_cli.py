@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.ticket import UsedTickets, decode_ticket
-from firmware.ticket.cli import add_ticket_parser
+from firmware.cli.ticket import add_ticket_parser
 from provisioning.cli import main as provision
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "samples" / "ticket-spec.json"

@@ -19,7 +19,7 @@ from pycose.headers import KID, Algorithm
 from pycose.keys import OKPKey
 from pycose.messages import Sign1Message
 
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.ticket import (FORGED, MALFORMED, PREFIX, REASONS, Ticket, TicketRefused,
                              TicketSpecError, decode_ticket, encode_ticket, ticket_from_spec)
 from firmware.people.id_documents import gb11643_check_char

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("firmware.appliance", "firmware.fleet", "firmware.sync", "firmware.session",
-             "firmware.recorder", "provisioning")
+FORBIDDEN = ("firmware.unit.appliance", "firmware.unit.fleet", "firmware.unit.sync", "firmware.unit.session",
+             "firmware.unit.recorder", "provisioning")
 
 
 def test_ticket_package_imports_no_unit_or_office_code() -> None:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
-from firmware import canonical
+from firmware.evidence import canonical
 from firmware.people.people import People
 from firmware.people.salesperson import salesperson_from_dict
 from firmware.ticket import (InsurancePeriod, Product, Scope, Ticket, TicketSpecError,

@@ -12,7 +12,7 @@ import pytest
 
 from drivers.camera import DiscardFrames, open_camera
 from drivers.clock import SimClock
-from firmware.keys import DeviceKey
+from firmware.evidence.keys import DeviceKey
 from firmware.people.qr import decode_qr
 from firmware.ticket import TicketChecker, UnitScope, UsedTickets
 from firmware.ticket.qr import (TicketReader, decode_image_bytes, qr_version, read_ticket_source,

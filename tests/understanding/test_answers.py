@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware.errors import ConfigError
-from firmware.understanding.answers import AnswerWords, Meaning, classify_answer
+from firmware.unit.understanding.answers import AnswerWords, Meaning, classify_answer
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "understanding" / "answers.toml"

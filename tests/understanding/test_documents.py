@@ -17,8 +17,8 @@ from drivers.camera.documents import (ApplicationForm, sample_application_form,
                                       sample_id_card)
 from drivers.camera.scenes import SceneRenderer
 from drivers.vision import DocumentReader
-from firmware.canonical import encode
-from firmware.understanding.documents import (DOCUMENT_MISMATCH, ID_MISMATCH, MATCH, MISMATCH,
+from firmware.evidence.canonical import encode
+from firmware.unit.understanding.documents import (DOCUMENT_MISMATCH, ID_MISMATCH, MATCH, MISMATCH,
                                               UNREADABLE, DocumentRuleError,
                                               check_application_form, check_id_card,
                                               read_application_form, read_id_card)

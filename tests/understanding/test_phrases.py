@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.understanding.phrases import PhraseHit, find_phrases
+from firmware.unit.understanding.phrases import PhraseHit, find_phrases
 
 FORBIDDEN = ["保本", "保息", "稳赚", "零风险", "无风险", "高收益", "比存款利息高", "到期还本"]
 

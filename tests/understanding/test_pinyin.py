@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.understanding.pinyin import (syllable_edits, syllable_error_rate,
+from firmware.unit.understanding.pinyin import (syllable_edits, syllable_error_rate,
                                            toneless_readings, toneless_syllables)
 
 

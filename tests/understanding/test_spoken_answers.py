@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from drivers.speech.recognizer import Recognizer
-from firmware.understanding.answers import AnswerWords, Meaning, classify_answer
-from firmware.understanding.phrases import find_phrases
+from firmware.unit.understanding.answers import AnswerWords, Meaning, classify_answer
+from firmware.unit.understanding.phrases import find_phrases
 from kokoro_models import installed_kokoro
 from spoken_lines import SpokenLines, silence
 from whisper_models import installed_whisper

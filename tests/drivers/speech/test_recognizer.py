@@ -17,7 +17,7 @@ from drivers.errors import BadDriverArgument, DeviceMissingError, DriverError
 from drivers.speech import whisper_assets
 from drivers.speech.pcm import pcm16k
 from drivers.speech.recognizer import RecognitionOptions, RecognitionTimeout, Recognizer
-from firmware.understanding.pinyin import syllable_error_rate
+from firmware.unit.understanding.pinyin import syllable_error_rate
 from kokoro_models import installed_kokoro
 from spoken_lines import SpokenLines, silence
 from whisper_models import installed_whisper

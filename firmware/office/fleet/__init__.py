@@ -1,0 +1,1 @@
+"""Fleet operators' tools: commands to units, the table of units, witnessed checkpoints."""

@@ -1,0 +1,240 @@
+"""The library of documents on the unit: PDFs named by their SHA-256, pages rendered to PNG.
+
+A ticket or a script template names the documents of a reading node by SHA-256; the library is
+a directory with the PDFs and a ``manifest.toml`` that gives each hash its file, its title and
+the minimum time each page must be shown::
+
+    [[document]]
+    sha256 = "3f1c…"                 # 64 lowercase hex digits: the file's SHA-256
+    file = "toubao-tishishu.pdf"     # a plain file name in the library's directory
+    title = "投保提示书"
+    min_page_seconds = 5
+
+:meth:`DocumentLibrary.open` reads the file (never through a symlink), checks its hash and keeps
+the verified bytes; pages are rendered from those bytes only, so what the screen shows is
+exactly what was hashed, even if the file changes later. A document that is not in the library
+or whose bytes no longer match its hash is an error naming it (for the flow's
+``document_missing`` refusal). Rendering uses pdfium (pypdfium2), which is not thread-safe:
+every pdfium call here holds the library's lock. Rendered pages are cached by
+(sha256, page, width) up to ``cache_bytes``.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import os
+import re
+import stat
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pypdfium2
+
+from firmware.unit.display.errors import (DocumentAlteredError, DocumentMissingError,
+                                     DocumentUnreadableError, ManifestError)
+
+MANIFEST = "manifest.toml"
+MAX_MANIFEST_BYTES = 256 * 1024
+WIDTH_STEP = 80
+MIN_WIDTH, MAX_WIDTH = 160, 2000
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.pdf")
+_KEYS = {"sha256", "file", "title", "min_page_seconds"}
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """One line of the manifest: which file holds the document of this hash, and its title."""
+
+    sha256: str
+    file: str
+    title: str
+    min_page_seconds: float
+
+
+@dataclass(frozen=True)
+class Document:
+    """A verified document: its bytes hash to ``sha256``; ``pages`` counted by pdfium."""
+
+    sha256: str
+    title: str
+    pages: int
+    min_page_seconds: float
+    data: bytes = field(repr=False)
+
+    @property
+    def min_page_ms(self) -> int:
+        return int(self.min_page_seconds * 1000)
+
+
+def render_width(width: int) -> int:
+    """``width`` rounded up to a multiple of 80 within 160..2000: what is rendered and cached
+    (a page asked for at any width costs at most 25 sizes per page in the cache)."""
+    width = max(MIN_WIDTH, min(MAX_WIDTH, int(width)))
+    return -(-width // WIDTH_STEP) * WIDTH_STEP
+
+
+def _load_manifest(path: Path) -> dict[str, DocumentEntry]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: the document library has no manifest; deliver "
+                            "manifest.toml with the documents") from None
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot open the manifest ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        raw = f.read(MAX_MANIFEST_BYTES + 1)
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ManifestError(f"{path}: not TOML: {exc}") from None
+    if set(data) - {"document"} or not isinstance(data.get("document", []), list):
+        raise ManifestError(f"{path}: only [[document]] tables are allowed, found "
+                            f"{sorted(set(data) - {'document'}) or 'document'}")
+    entries: dict[str, DocumentEntry] = {}
+    problems = []
+    for i, doc in enumerate(data.get("document", [])):
+        where = f"{path}: document[{i}]"
+        if not isinstance(doc, dict) or set(doc) != _KEYS:
+            problems.append(f"{where}: needs exactly the keys {', '.join(sorted(_KEYS))}")
+            continue
+        sha, name, title, secs = (doc["sha256"], doc["file"], doc["title"],
+                                  doc["min_page_seconds"])
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            problems.append(f"{where}.sha256: must be 64 lowercase hex digits")
+        elif sha in entries:
+            problems.append(f"{where}.sha256: {sha} is listed twice")
+        if not isinstance(name, str) or not _FILE.fullmatch(name):
+            problems.append(f"{where}.file: must be a plain file name ending .pdf")
+        if not isinstance(title, str) or not 1 <= len(title) <= 100:
+            problems.append(f"{where}.title: must be 1 to 100 characters")
+        if isinstance(secs, bool) or not isinstance(secs, (int, float)) or not 0 <= secs <= 600:
+            problems.append(f"{where}.min_page_seconds: must be a number 0..600")
+        if not problems:
+            entries[sha] = DocumentEntry(sha, name, title, float(secs))
+    if problems:
+        raise ManifestError("; ".join(problems))
+    return entries
+
+
+class DocumentLibrary:
+    """The PDFs in ``root`` listed in its ``manifest.toml``. Thread-safe."""
+
+    def __init__(self, root: str | Path, *, max_document_bytes: int = 32 * 1024 * 1024,
+                 cache_bytes: int = 24 * 1024 * 1024, max_open: int = 16) -> None:
+        self.root = Path(root)
+        self.max_document_bytes = max_document_bytes
+        self.cache_bytes = cache_bytes
+        self.max_open = max_open
+        self.entries = _load_manifest(self.root / MANIFEST)
+        self._lock = threading.Lock()
+        self._open: collections.OrderedDict[str, Document] = collections.OrderedDict()
+        self._pngs: collections.OrderedDict[tuple[str, int, int], bytes] = \
+            collections.OrderedDict()
+        self._png_bytes = 0
+
+    def entry(self, sha256: str) -> DocumentEntry:
+        """The manifest's entry for ``sha256``, or DocumentMissingError."""
+        entry = self.entries.get(sha256)
+        if entry is None:
+            raise DocumentMissingError(
+                f"document {sha256} is not in the library {self.root} (not listed in "
+                f"{MANIFEST}): deliver it with the unit's signed configuration", sha256)
+        return entry
+
+    def _read(self, entry: DocumentEntry) -> bytes:
+        path = self.root / entry.file
+        what = f"document {entry.sha256} ({entry.title}, {path})"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise DocumentMissingError(f"{what} is missing: deliver it with the unit's "
+                                       "signed configuration", entry.sha256) from None
+        except OSError as exc:
+            raise DocumentMissingError(f"{what} cannot be opened ({exc.strerror}); a symlink "
+                                       "is not followed", entry.sha256) from None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise DocumentMissingError(f"{what} is not a regular file", entry.sha256)
+            data = f.read(self.max_document_bytes + 1)
+        if len(data) > self.max_document_bytes:
+            raise DocumentAlteredError(f"{what} is larger than {self.max_document_bytes} bytes",
+                                       entry.sha256)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != entry.sha256:
+            raise DocumentAlteredError(f"{what} was altered: its SHA-256 is now {actual}; "
+                                       "restore it from the signed configuration", entry.sha256)
+        return data
+
+    def open(self, sha256: str) -> Document:
+        """Read and verify the document named by ``sha256`` (every call reads the file again:
+        call it when a reading node starts)."""
+        entry = self.entry(sha256)
+        data = self._read(entry)
+        with self._lock:
+            try:
+                pdf = pypdfium2.PdfDocument(data)
+            except pypdfium2.PdfiumError as exc:
+                raise DocumentUnreadableError(f"document {sha256} ({entry.title}) is not a "
+                                              f"PDF pdfium can open: {exc}", sha256) from None
+            try:
+                pages = len(pdf)
+            finally:
+                pdf.close()
+            if pages < 1:
+                raise DocumentUnreadableError(f"document {sha256} ({entry.title}) has no pages",
+                                              sha256)
+            doc = Document(sha256, entry.title, pages, entry.min_page_seconds, data)
+            self._open[sha256] = doc
+            self._open.move_to_end(sha256)
+            while len(self._open) > self.max_open:
+                self._open.popitem(last=False)
+        return doc
+
+    def render_png(self, sha256: str, page: int, width: int) -> bytes:
+        """Page ``page`` (from 1) of a verified document as PNG, ``render_width(width)`` pixels
+        wide; opens (verifies) the document first if it is not open."""
+        width = render_width(width)
+        key = (sha256, page, width)
+        with self._lock:
+            png = self._pngs.get(key)
+            if png is not None:
+                self._pngs.move_to_end(key)
+                return png
+            doc = self._open.get(sha256)
+        if doc is None:
+            doc = self.open(sha256)
+        if not 1 <= page <= doc.pages:
+            raise DocumentUnreadableError(f"document {sha256} ({doc.title}) has no page {page} "
+                                          f"(it has {doc.pages})", sha256)
+        with self._lock:
+            png = self._render(doc, page, width)
+            self._pngs[key] = png
+            self._png_bytes += len(png)
+            while self._png_bytes > self.cache_bytes and len(self._pngs) > 1:
+                self._png_bytes -= len(self._pngs.popitem(last=False)[1])
+        return png
+
+    @staticmethod
+    def _render(doc: Document, page: int, width: int) -> bytes:
+        pdf = pypdfium2.PdfDocument(doc.data)
+        try:
+            pdf_page = pdf[page - 1]
+            try:
+                bitmap = pdf_page.render(scale=width / pdf_page.get_width(),
+                                         may_draw_forms=False)
+                try:
+                    out = io.BytesIO()
+                    bitmap.to_pil().save(out, format="PNG", compress_level=6)
+                finally:
+                    bitmap.close()
+            finally:
+                pdf_page.close()
+        finally:
+            pdf.close()
+        return out.getvalue()

@@ -1,0 +1,230 @@
+"""Commands: the request envelope, each command's arguments, and what each one does.
+
+A request (MQTT v5, ``ResponseTopic`` + ``CorrelationData``) is a JSON object
+``{"v": 1, "id": "...", "command": "ping", "args": {...}}`` of at most 16 KiB. Anything else is
+refused with an error response before anything runs (codes in :data:`ERROR_CODES`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from firmware.unit.fleet.desired_config import ConfigShadow
+from firmware.protocol.mqtt.errors import CommandError
+from firmware.unit.fleet.hooks import DeviceHooks
+from firmware.protocol.mqtt.privacy import redact_text
+
+MAX_COMMAND_BYTES = 16 * 1024
+MAX_LOG_BYTES = 128 * 1024
+CMD_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+ERROR_CODES = {
+    "oversized": "the request is larger than 16 KiB",
+    "malformed": "not a JSON object {v: 1, id, command, args}",
+    "unknown_command": "no such command",
+    "bad_args": "an argument is unknown, missing, of the wrong type or out of range",
+    "busy": "too many commands are waiting; try again",
+    "in_progress": "a command with this id is still running",
+    "rejected": "the unit refused it (the message says why)",
+    "failed": "the unit tried and failed (the message says why)",
+    "personal_data": "the answer held what looks like personal data and was withheld",
+}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: its JSON type, default (None: required), and numeric bounds."""
+
+    kind: type | tuple[type, ...]
+    default: Any = None
+    lo: float | None = None
+    hi: float | None = None
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    args: dict[str, Arg] = field(default_factory=dict)
+    slow: bool = True            # runs on the slow worker (one at a time), not the fast one
+
+
+SPECS: dict[str, CommandSpec] = {
+    "ping": CommandSpec(slow=False),
+    "status": CommandSpec(slow=False),
+    "locate": CommandSpec({"seconds": Arg((int, float), 30, 1, 600)}),
+    "sync-now": CommandSpec(),
+    "verify": CommandSpec(),
+    "set-config": CommandSpec({"version": Arg(int, None, 1, 2**31 - 1),
+                               "desired": Arg(dict, None)}),
+    "apply-config-bundle": CommandSpec({"bundle": Arg((dict, str), None)}),
+    "restart": CommandSpec({"force": Arg(bool, False)}),
+    "reboot": CommandSpec({"force": Arg(bool, False)}),
+    "fetch-logs": CommandSpec({"lines": Arg(int, 200, 1, 5000)}),
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    name: str
+    args: dict[str, Any]
+
+    @property
+    def slow(self) -> bool:
+        return SPECS[self.name].slow
+
+
+def _check_arg(name: str, value: Any, arg: Arg) -> str | None:
+    kinds = arg.kind if isinstance(arg.kind, tuple) else (arg.kind,)
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        return f"{name} must be {' or '.join(k.__name__ for k in kinds)}"
+    if arg.lo is not None and not arg.lo <= value <= arg.hi:  # NaN fails this too
+        return f"{name} must be between {arg.lo} and {arg.hi}"
+    return None
+
+
+def parse_command(payload: bytes) -> Command:
+    """The command in a request payload, or :class:`CommandError` (with what could be read)."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError("oversized", f"the request has {len(payload)} bytes; at most "
+                           f"{MAX_COMMAND_BYTES}")
+    try:
+        raw = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CommandError("malformed", f"not UTF-8 JSON ({type(exc).__name__})") from None
+    if not isinstance(raw, dict):
+        raise CommandError("malformed", "the request is not a JSON object")
+    cmd_id = raw.get("id") if isinstance(raw.get("id"), str) and CMD_ID.fullmatch(raw["id"]) \
+        else None
+    name = raw.get("command") if isinstance(raw.get("command"), str) \
+        and raw["command"] in SPECS else None
+
+    def refuse(code: str, message: str) -> CommandError:
+        return CommandError(code, message, cmd_id=cmd_id, command=name)
+
+    if raw.get("v") != 1 or isinstance(raw.get("v"), bool):
+        raise refuse("malformed", "\"v\" must be 1")
+    extra = set(raw) - {"v", "id", "command", "args"}
+    if extra:
+        raise refuse("malformed", f"unknown fields {sorted(map(str, extra))[:5]}")
+    if cmd_id is None:
+        raise refuse("malformed", "\"id\" must be 1-64 of A-Z a-z 0-9 . _ : -")
+    if name is None:
+        raise refuse("unknown_command", f"unknown command {str(raw.get('command'))[:40]!r}; "
+                     f"known: {', '.join(SPECS)}")
+    args = raw.get("args", {})
+    if not isinstance(args, dict):
+        raise refuse("bad_args", "\"args\" must be an object")
+    spec = SPECS[name].args
+    unknown = set(args) - set(spec)
+    if unknown:
+        raise refuse("bad_args", f"{name} takes no argument {sorted(unknown)[0][:40]!r} "
+                     f"(it takes: {', '.join(spec) or 'none'})")
+    values = {}
+    for arg_name, arg in spec.items():
+        if arg_name not in args:
+            if arg.default is None:
+                raise refuse("bad_args", f"{name} needs the argument {arg_name}")
+            values[arg_name] = arg.default
+            continue
+        problem = _check_arg(arg_name, args[arg_name], arg)
+        if problem:
+            raise refuse("bad_args", problem)
+        values[arg_name] = args[arg_name]
+    return Command(cmd_id, name, values)
+
+
+@dataclass
+class Outcome:
+    """A command's result, and what to do once the answer is stored and sent (a restart)."""
+
+    result: dict[str, Any]
+    then: Callable[[], None] | None = None
+
+
+def verify_summary(report: dict[str, Any], findings: int = 50, notes: int = 20) -> dict:
+    """A verify report cut to fit a response: counts, the head, the first findings and notes."""
+    all_findings = report.get("findings") or []
+    all_notes = report.get("notes") or []
+    out = {k: report.get(k) for k in ("verdict", "device_id", "records", "first_seq", "head_seq",
+                                      "head_hash", "files_checked", "bytes_checked")}
+    out.update({"ok": report.get("verdict") == "intact",
+                "sessions": len(report.get("sessions") or []),
+                "findings": all_findings[:findings], "findings_total": len(all_findings),
+                "notes": all_notes[:notes], "notes_total": len(all_notes)})
+    return out
+
+
+class CommandHandlers:
+    """What each command does, through the hooks. ``defer(action, cmd_id)`` keeps a restart or
+    reboot for when recording stops; ``agent_status()`` adds the agent's own state."""
+
+    def __init__(self, hooks: DeviceHooks, shadow: ConfigShadow, *,
+                 defer: Callable[[str, str], None],
+                 agent_status: Callable[[], dict[str, Any]],
+                 config_changed: Callable[[], None]) -> None:
+        self.hooks = hooks
+        self.shadow = shadow
+        self.defer = defer
+        self.agent_status = agent_status
+        self.config_changed = config_changed
+
+    def run(self, cmd: Command) -> Outcome:
+        handler = getattr(self, "_" + cmd.name.replace("-", "_"))
+        return handler(cmd)
+
+    def _ping(self, cmd: Command) -> Outcome:
+        return Outcome({"pong": True})
+
+    def _status(self, cmd: Command) -> Outcome:
+        status = self.hooks.current_state()
+        return Outcome({"state": status.state, "detail": status.detail,
+                        "telemetry": self.hooks.telemetry().as_payload(),
+                        "agent": self.agent_status()})
+
+    def _locate(self, cmd: Command) -> Outcome:
+        self.hooks.locate(float(cmd.args["seconds"]))
+        return Outcome({"seconds": cmd.args["seconds"]})
+
+    def _sync_now(self, cmd: Command) -> Outcome:
+        return Outcome({"sync": self.hooks.sync_now()})
+
+    def _verify(self, cmd: Command) -> Outcome:
+        return Outcome(verify_summary(self.hooks.verify()))
+
+    def _set_config(self, cmd: Command) -> Outcome:
+        try:
+            return Outcome(self.shadow.apply(cmd.args["desired"], cmd.args["version"],
+                                             self.hooks))
+        finally:
+            self.config_changed()
+
+    def _apply_config_bundle(self, cmd: Command) -> Outcome:
+        try:
+            return Outcome(self.shadow.apply_bundle(cmd.args["bundle"], self.hooks))
+        finally:
+            self.config_changed()
+
+    def _restart(self, cmd: Command) -> Outcome:
+        return self._lifecycle(cmd, "restart", self.hooks.restart)
+
+    def _reboot(self, cmd: Command) -> Outcome:
+        return self._lifecycle(cmd, "reboot", self.hooks.reboot)
+
+    def _lifecycle(self, cmd: Command, action: str, run: Callable[[bool], None]) -> Outcome:
+        force = cmd.args["force"]
+        if not force and self.hooks.is_recording():
+            self.defer(action, cmd.id)
+            return Outcome({"deferred": True, "reason": f"recording: the {action} runs when "
+                            "the session ends (send force: true to interrupt it)"})
+        return Outcome({"accepted": True, "force": force}, then=lambda: run(force))
+
+    def _fetch_logs(self, cmd: Command) -> Outcome:
+        text = redact_text(self.hooks.fetch_logs(cmd.args["lines"]))
+        data = text.encode("utf-8")
+        truncated = len(data) > MAX_LOG_BYTES
+        if truncated:
+            text = data[-MAX_LOG_BYTES:].decode("utf-8", "ignore")
+            text = text[text.find("\n") + 1:]
+        return Outcome({"lines": text.count("\n") + (not text.endswith("\n") and bool(text)),
+                        "truncated": truncated, "text": text})

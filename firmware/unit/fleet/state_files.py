@@ -1,0 +1,79 @@
+"""Small JSON files the agent keeps in ``SPOOL/state/fleet/`` (not evidence), written whole.
+
+A file is replaced atomically (``.tmp`` + fsync + rename + directory fsync). One that cannot
+be read is renamed ``NAME.corrupt`` and reported; the agent then starts that part afresh.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable
+
+from firmware.protocol.mqtt.errors import FleetError
+from firmware.evidence.ledger import fsync_dir, storage_error
+
+
+class StateFileError(FleetError, ValueError):
+    """A state file was unreadable; it was renamed (the message names both paths)."""
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Replace ``path`` with ``value`` as JSON, durably."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(value, f, ensure_ascii=False, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise storage_error(exc, str(path)) from exc
+
+
+def read_json(path: Path, default: Any, on_error: Callable[[Exception], None]) -> Any:
+    """``path``'s JSON, ``default`` when absent; unreadable: renamed, reported, ``default``."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as exc:
+        aside = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, aside)
+        except OSError:
+            aside = path
+        on_error(StateFileError(f"{path} is unreadable ({exc}); kept as {aside}, starting "
+                                "afresh"))
+        return default
+
+
+class ResponseCache:
+    """The answers to the last ``size`` commands, by command id, kept across restarts, so a
+    repeated id is answered again instead of run again."""
+
+    def __init__(self, path: Path, on_error: Callable[[Exception], None], size: int = 64) -> None:
+        self.path = Path(path)
+        self.size = size
+        self._entries: OrderedDict[str, dict] = OrderedDict()
+        raw = read_json(self.path, {"v": 1, "entries": []}, on_error)
+        entries = raw.get("entries") if isinstance(raw, dict) else None
+        for item in entries if isinstance(entries, list) else []:
+            if (isinstance(item, dict) and isinstance(item.get("id"), str)
+                    and isinstance(item.get("response"), dict)):
+                self._entries[item["id"]] = item["response"]
+
+    def get(self, cmd_id: str) -> dict | None:
+        return self._entries.get(cmd_id)
+
+    def put(self, cmd_id: str, response: dict) -> None:
+        """Remember ``response`` for ``cmd_id`` (on disk before this returns)."""
+        self._entries[cmd_id] = response
+        self._entries.move_to_end(cmd_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        entries = [{"id": k, "response": v} for k, v in self._entries.items()]
+        write_json(self.path, {"v": 1, "entries": entries})

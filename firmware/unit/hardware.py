@@ -1,0 +1,100 @@
+"""The appliance's devices, built from configuration: real backends on the Pi, simulated ones
+(``drivers.backend = "sim"``) elsewhere. A real backend that cannot start says which device."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.audio import Microphone, Speaker, open_microphone, open_speaker
+from drivers.camera import Camera, open_camera
+from drivers.clock import Clock, SystemClock
+from drivers.panel import Panel, PanelPins
+from drivers.panel.backends import open_panel
+from drivers.sigpad import (EvdevSignaturePad, ReplaySignaturePad, SignaturePad,
+                            load_events)
+from drivers.speech import Speech
+from firmware.config.model import Config
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIGNATURE = (Path(__file__).resolve().parents[2] / "drivers" / "sigpad" / "samples"
+                    / "signature-demo.jsonl")
+
+
+@dataclass
+class Hardware:
+    clock: Clock
+    camera: Camera
+    microphone: Microphone
+    speaker: Speaker
+    pad: SignaturePad | None
+    panel: Panel
+    speech_dir: str
+    voice: str
+    simulated: bool
+
+    def speech(self, words_per_minute: int) -> Speech:
+        """The speech driver at one pace (prompts are cached per text, voice and pace)."""
+        return Speech(self.speech_dir, voice=self.voice, words_per_minute=words_per_minute)
+
+    def close(self) -> None:
+        """Close every device; safe twice."""
+        for device in (self.panel, self.pad, self.speaker, self.microphone, self.camera):
+            if device is None:
+                continue
+            try:
+                device.close()
+            except Exception as exc:  # one device failing to close must not keep the others
+                log.error("closing %s: %s", type(device).__name__, exc)
+
+
+def panel_pins(config: Config) -> PanelPins:
+    p = config.panel
+    return PanelPins(record=p.record_pin, next=p.next_pin, replay=p.replay_pin,
+                     rec_led=p.rec_led_pin, status_led=p.status_led_pin,
+                     buzzer=None if p.buzzer_pin < 0 else p.buzzer_pin)
+
+
+def build_hardware(config: Config, *, clock: Clock | None = None,
+                   camera_options: dict[str, Any] | None = None) -> Hardware:
+    sim = config.drivers.backend == "sim"
+    clock = clock or SystemClock()
+    c, a = config.camera, config.audio
+    opened: list[Any] = []
+    try:
+        camera = open_camera("sim" if sim else "picamera2", clock=clock, width=c.width,
+                             height=c.height, fps=c.fps, bitrate=c.bitrate,
+                             **(camera_options or {}))
+        opened.append(camera)
+        microphone = open_microphone("sim" if sim else "pyaudio", clock=clock, rate=a.rate,
+                                     channels=a.channels, block_frames=a.block_frames,
+                                     device=a.microphone or None)
+        opened.append(microphone)
+        if sim:  # the simulated counter: someone in front of the camera, people talking
+            camera.set_scene("face")
+            microphone.set_source("speech")
+        if sim:
+            speaker = open_speaker("sim", clock=clock, loopback=microphone)
+        else:
+            speaker = open_speaker("pyaudio", clock=clock, device=a.speaker or None)
+        opened.append(speaker)
+        pad: SignaturePad | None = None
+        if sim:
+            info, _events = load_events(config.sigpad.replay_file or SAMPLE_SIGNATURE)
+            pad = ReplaySignaturePad(info, [], clock)
+        elif config.sigpad.device:
+            pad = EvdevSignaturePad(config.sigpad.device, clock)
+        if pad is not None:
+            opened.append(pad)
+        panel = open_panel("sim" if sim else "gpio", pins=panel_pins(config), clock=clock,
+                           hold_seconds=config.panel.hold_seconds,
+                           bounce_ms=config.panel.bounce_ms)
+        opened.append(panel)
+    except BaseException:
+        for device in reversed(opened):
+            device.close()
+        raise
+    return Hardware(clock, camera, microphone, speaker, pad, panel, config.speech.cache_dir,
+                    config.speech.voice, sim)

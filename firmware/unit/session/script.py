@@ -1,0 +1,172 @@
+"""Script templates: the approved wording of a 双录 session, node by node (config/scripts/*.toml).
+
+A template is versioned and its file's SHA-256 goes on the chain at session start, so an
+auditor can prove the wording spoken was the approved wording. A bad template is refused with
+the file, the key path and the reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware.errors import ConfigError
+
+NODE_KINDS = ("consent", "statement", "question", "show_credentials", "show_id", "documents",
+              "signature")
+EVIDENCE = ("photo", "signature", "answer")
+SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "scripts"  # firmware/scripts -> config/scripts
+_ID = re.compile(r"[a-z][a-z0-9_-]{0,40}")
+
+
+class TemplateError(ConfigError):
+    """A script template is unusable; the message names the file, the key and the reason."""
+
+
+@dataclass(frozen=True)
+class ScriptNode:
+    """One step of the script. ``min_seconds``: NEXT is refused before the node has lasted this
+    long; ``answer_seconds``: the window after the prompt in which the customer answers."""
+
+    id: str
+    title: str
+    kind: str
+    prompt: str
+    min_seconds: float
+    requires: tuple[str, ...]
+    answer_seconds: float
+
+    def as_record(self) -> dict:
+        return {"id": self.id, "title": self.title, "kind": self.kind,
+                "requires": list(self.requires)}
+
+
+@dataclass(frozen=True)
+class ScriptTemplate:
+    id: str
+    version: str
+    title: str
+    channel: str
+    products: tuple[str, ...]
+    elder: bool
+    words_per_minute: int
+    nodes: tuple[ScriptNode, ...]
+    sha256: str
+    path: str
+
+    def as_record(self) -> dict:
+        return {"id": self.id, "version": self.version, "title": self.title,
+                "sha256": self.sha256, "elder": self.elder}
+
+
+def _get(table: dict, key: str, kind: type, where: str, problems: list[str], default=None):
+    if key not in table:
+        if default is None:
+            problems.append(f"{where}.{key}: missing")
+        return default
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        problems.append(f"{where}.{key}: must be {kind.__name__}, got {type(value).__name__}")
+        return default
+    return value
+
+
+def _node(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
+    where = f"node[{index}]"
+    known = {"id", "title", "kind", "prompt", "min_seconds", "requires", "answer_seconds"}
+    for key in sorted(set(raw) - known):
+        problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    node_id = _get(raw, "id", str, where, problems, "")
+    where = f"node[{index}] ({node_id or '?'})"
+    if node_id and not _ID.fullmatch(node_id):
+        problems.append(f"{where}.id: must be lowercase letters, digits, '_' or '-'")
+    title = _get(raw, "title", str, where, problems, "")
+    kind = _get(raw, "kind", str, where, problems, "")
+    if kind and kind not in NODE_KINDS:
+        problems.append(f"{where}.kind: {kind!r} is not one of {', '.join(NODE_KINDS)}")
+    prompt = _get(raw, "prompt", str, where, problems, "")
+    if not prompt.strip():
+        problems.append(f"{where}.prompt: must not be empty")
+    min_s = _get(raw, "min_seconds", float, where, problems, 0.0)
+    if not 0 <= min_s <= 600:
+        problems.append(f"{where}.min_seconds: must be between 0 and 600")
+    requires = _get(raw, "requires", list, where, problems, [])
+    for item in requires:
+        if item not in EVIDENCE:
+            problems.append(f"{where}.requires: {item!r} is not one of {', '.join(EVIDENCE)}")
+    answer_s = _get(raw, "answer_seconds", float, where, problems, 0.0)
+    if "answer" in requires and answer_s <= 0:
+        problems.append(f"{where}.answer_seconds: a node that requires an answer needs a "
+                        "window longer than 0 s")
+    if kind == "signature" and "signature" not in requires:
+        problems.append(f"{where}.requires: a signature node must require 'signature'")
+    return ScriptNode(node_id, title, kind, prompt, min_s, tuple(requires), answer_s)
+
+
+def parse_template(text: str, source: str = "<template>") -> ScriptTemplate:
+    """Parse and check a template's TOML text. TemplateError lists every problem at once."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(f"{source}: not valid TOML: {exc}") from None
+    problems: list[str] = []
+    for key in sorted(set(data) - {"template", "node"}):
+        problems.append(f"{key}: unknown section (known: template, node)")
+    head = data.get("template")
+    if not isinstance(head, dict):
+        problems.append("template: the [template] table is missing")
+        head = {}
+    known = {"id", "version", "title", "channel", "products", "elder", "words_per_minute"}
+    for key in sorted(set(head) - known):
+        problems.append(f"template.{key}: unknown key (known: {', '.join(sorted(known))})")
+    tid = _get(head, "id", str, "template", problems, "")
+    if tid and not _ID.fullmatch(tid):
+        problems.append("template.id: must be lowercase letters, digits, '_' or '-'")
+    version = _get(head, "version", str, "template", problems, "")
+    title = _get(head, "title", str, "template", problems, "")
+    channel = _get(head, "channel", str, "template", problems, "")
+    products = _get(head, "products", list, "template", problems, [])
+    elder = _get(head, "elder", bool, "template", problems, False)
+    wpm = _get(head, "words_per_minute", int, "template", problems, 160)
+    if not 60 <= wpm <= 400:
+        problems.append("template.words_per_minute: must be between 60 and 400")
+    raw_nodes = data.get("node", [])
+    if not isinstance(raw_nodes, list) or not raw_nodes:
+        problems.append("node: at least one [[node]] is needed")
+        raw_nodes = []
+    nodes = [_node(raw, i, problems) for i, raw in enumerate(raw_nodes)]
+    ids = [n.id for n in nodes if n]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"node: id {dup!r} is used twice")
+    if nodes and nodes[0] and nodes[0].kind != "consent":
+        problems.append("node[0]: the first node must be the recording notice and consent "
+                        "(kind = \"consent\")")
+    if problems:
+        raise TemplateError(f"{source}: invalid script template:\n  " + "\n  ".join(problems))
+    return ScriptTemplate(tid, version, title, channel, tuple(products), elder, wpm,
+                          tuple(nodes), hashlib.sha256(text.encode("utf-8")).hexdigest(), source)
+
+
+def load_template(path: str | Path) -> ScriptTemplate:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{path}: cannot read ({exc})") from None
+    return parse_template(text, str(path))
+
+
+def load_templates(directory: str | Path = SCRIPTS_DIR) -> dict[str, ScriptTemplate]:
+    """Every ``*.toml`` template in ``directory`` by id."""
+    templates = {}
+    for path in sorted(Path(directory).glob("*.toml")):
+        t = load_template(path)
+        if t.id in templates:
+            raise TemplateError(f"{path}: template id {t.id!r} is also used by "
+                                f"{templates[t.id].path}")
+        templates[t.id] = t
+    return templates
