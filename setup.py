@@ -28,6 +28,7 @@ setup(
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
             "moto[server]>=5",
+            "import-linter==2.5",
         ],
     },
     entry_points={

@@ -25,8 +25,8 @@ from drivers.clock import Clock, SystemClock
 from firmware.evidence import records
 from firmware.evidence.certs import EVIDENCE, check_device_certificate
 from firmware.evidence.keys import DeviceKey
-from firmware.evidence.ledger import Ledger
-from firmware.evidence.ledger_files import last_complete_record, ledger_files
+from firmware.evidence.store import rotate_ledger_key
+from firmware.evidence.chain import last_record
 from firmware.evidence.recovery import recover
 from firmware.evidence.spool import DeviceInfo, Spool
 from provisioning.ca import FleetCA, device_csr
@@ -54,12 +54,10 @@ class Rotation:
 
 def current_signer(spool: Spool) -> str | None:
     """Fingerprint of the key that signs the spool's next record (None: empty ledger)."""
-    for path in reversed(ledger_files(spool.ledger_dir)):
-        record, _ = last_complete_record(path)
-        if record is not None:
-            return record.data["fingerprint"] if record.type == records.KEY \
-                else record.body["key"]
-    return None
+    record = last_record(spool.root)
+    if record is None:
+        return None
+    return record.data["fingerprint"] if record.type == records.KEY else record.body["key"]
 
 
 def daemon_running(control_socket: str | os.PathLike) -> bool:
@@ -135,9 +133,7 @@ def rotate_evidence_key(spool_path: str | os.PathLike, key_file: str | os.PathLi
             pending.unlink()
         recover(spool, old, clock, device_id=info.device_id, checkpoint_every=checkpoint_every)
         new = DeviceKey.load_or_create(pending)
-        with Ledger(spool.ledger_dir, old, info.device_id, clock, checkpoint_every=0) as ledger:
-            record = ledger.rotate_key(new)
-            ledger.checkpoint({"after": "key_rotation"})
+        record = rotate_ledger_key(spool.root, old, new, clock, info.device_id)
         _install(pending, key_file)
         result = Rotation(info.device_id, old.public.fingerprint, new.public.fingerprint,
                           record.seq, key_file)

@@ -166,6 +166,8 @@ class Spool:
         self.root = Path(root)
         self.ledger_dir = self.root / LEDGER_DIR
         self.sessions_dir = self.root / SESSIONS_DIR
+        self.state_dir = self.root / STATE_DIR        # operational state: not evidence
+        self.device_info_path = self.root / DEVICE_INFO
 
     @classmethod
     def open_existing(cls, root: str | os.PathLike) -> "Spool":

@@ -80,6 +80,15 @@ class Evidence:
     def device_id(self) -> str:
         return self.ledger.device_id
 
+    @property
+    def head(self) -> Record | None:
+        """The newest record of the chain."""
+        return self.ledger.head
+
+    def clock_record(self, data: dict[str, Any]) -> Record:
+        """A CLOCK record: a step of wall time or a change of NTP sync (docs, section 4)."""
+        return self.ledger.append(records.CLOCK, data=data)
+
     # -- sessions ----------------------------------------------------------------------------
     def start_session(self, data: dict[str, Any] | None = None) -> str:
         """Open a session: SESSION_START on the chain; returns its id (also its directory)."""
@@ -235,3 +244,15 @@ class Evidence:
 def _firmware_version() -> str:
     from firmware import __version__
     return __version__
+
+
+def rotate_ledger_key(spool_path: str | os.PathLike, old: DeviceKey, new: DeviceKey,
+                      clock: Clock, device_id: str) -> Record:
+    """Switch a stopped unit's chain to ``new``: recovery first, then a KEY record signed by
+    ``old`` holding ``new``'s proof, and a CHECKPOINT (docs/evidence-format.md, section 4)."""
+    spool = Spool(spool_path)
+    recover(spool, old, clock, device_id=device_id)
+    with Ledger(spool.ledger_dir, old, device_id, clock, checkpoint_every=0) as ledger:
+        record = ledger.rotate_key(new)
+        ledger.checkpoint({"after": "key_rotation"})
+    return record

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from firmware.evidence import durable
 from firmware.evidence import canonical
 from firmware.evidence.keys import PublicKey
 from firmware.people.errors import (FieldError, RosterExpiredError, RosterFormatError,
@@ -39,6 +40,9 @@ SIGNED_ROSTER = DocumentKind(
     unsigned_hint="an unsigned roster must be signed with `dualrec-provision roster sign` first")
 __all__ = ["SIGNED_ROSTER", "install_roster", "load_roster", "parse_signed_roster",
            "read_public_key", "sign_roster", "verify_signed_roster"]
+
+
+MAX_ROSTER = 16 * 1024 * 1024
 
 
 def sign_roster(body: dict[str, Any], sign: Callable[[bytes], bytes],
@@ -109,24 +113,14 @@ def install_roster(raw: bytes, path: str | os.PathLike, public_key: PublicKey,
     older than the one at ``path`` is refused."""
     path = Path(path)
     current = None
-    if path.exists():
+    if durable.lkind(path) != "missing":
         try:
-            current = verify_signed_roster(path.read_bytes(), public_key, source=str(path))
+            current = verify_signed_roster(durable.read_regular(path, MAX_ROSTER), public_key,
+                                           source=str(path))
         except (RosterFormatError, RosterSignatureError):
             current = None  # a broken current roster must not block a good new one
     roster = parse_signed_roster(raw, public_key, on_date, source="new roster",
                                  min_serial=current.serial if current else None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(raw)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    durable.ensure_dir(path.parent, 0o755)
+    durable.write_atomic(path, raw, 0o644)
     return roster

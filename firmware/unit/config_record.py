@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from firmware.evidence import canonical
 from firmware.config.model import Config, section_names
 from firmware.evidence.durable import ensure_dir, read_regular, write_atomic
+from firmware.evidence.spool import Spool
 
 if TYPE_CHECKING:
     from firmware.evidence.store import Evidence
@@ -107,7 +108,7 @@ def record_effective_config(evidence: "Evidence", config: Config) -> "Record | N
     """Put ``config`` on the chain (EVENT ``config``) if it differs from the last one recorded
     by this spool, or if remote configuration was refused at this start; the record, or None
     when nothing changed. Called once per start, right after the evidence is opened."""
-    path = Path(config.spool.path) / "state" / RECORDED_FILE
+    path = Spool(config.spool.path).state_dir / RECORDED_FILE
     last = _last_recorded(path)
     sha, values = config_summary(config)
     refused = list(config.origin.refused)

@@ -6,7 +6,8 @@ import logging
 import signal
 import threading
 
-from firmware.unit.appliance import Appliance, run_forever
+from firmware.unit.appliance import Appliance
+from firmware.unit.main_loop import run_forever
 from firmware.config.model import Config
 from firmware.unit.degraded import DegradedUnit, disk_shortfall
 from firmware.errors import DiskFullError, DualrecError
@@ -71,7 +72,7 @@ def _run(config: Config, context: LogContext, logs: DaemonLogging) -> int:
             if appliance is not None:
                 appliance.close()
             return 1
-    log.info("device %s running (spool %s)", appliance.evidence.device_id, config.spool.path)
+    log.info("device %s running (spool %s)", appliance.view.device_id, config.spool.path)
     try:
         run_forever(appliance, stop, notifier,
                     selftest_every_s=config.session.selftest_every_s)

@@ -41,6 +41,7 @@ from firmware.evidence.store import default_device_id
 from firmware.evidence.keys import DeviceKey, PublicKey
 from firmware.unit.session.script import SCRIPTS_DIR, load_templates
 from firmware.protocol.signed_document import read_public_key
+from firmware.evidence.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class RemoteConfig:
                 trust = read_public_key(base.people.backoffice_public_key)
             except KeyFileError as exc:
                 problem = f"the back-office key cannot be read ({exc})"
-        return cls(Path(base.spool.path) / "state", base,
+        return cls(Spool(base.spool.path).state_dir, base,
                    device_id=device_id or _device_id(base), branch=base.mqtt.branch,
                    trust=trust, trust_problem=problem)
 

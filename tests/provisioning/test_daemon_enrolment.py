@@ -1,6 +1,6 @@
 """``dualrec run`` with ``[device] fleet_ca``: an enrolled unit starts and puts its certificate
-into the spool; a unit with a certificate from another CA refuses to start. Skipped until the
-appliance checks its enrolment (``firmware.unit.appliance.check_enrolment``, docs/provisioning.md)."""
+into the spool; a unit with a certificate from another CA refuses to start
+(``firmware.unit.enrolment.check_enrolment``, docs/provisioning.md)."""
 from __future__ import annotations
 
 import pytest
@@ -10,9 +10,6 @@ from firmware.config.loading import replace
 from firmware.unit.demo import demo_config
 from firmware.errors import ConfigError
 from firmware.evidence.spool import Spool
-
-pytestmark = pytest.mark.skipif(not hasattr(appliance_module, "check_enrolment"),
-                                reason="the appliance does not check its enrolment yet")
 
 
 def unit_config(unit, tmp_path, fleet_ca):

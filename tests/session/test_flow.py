@@ -105,7 +105,7 @@ def test_every_refusal_reason(make_appliance):
     from firmware.unit.hardware import SAMPLE_SIGNATURE
     _info, events = load_events(SAMPLE_SIGNATURE)
     app.hardware.pad.play(events, wait=False)
-    wait_for(lambda: app.recorder.pen.signing, what="signing")
+    wait_for(lambda: app.recorder.signing, what="signing")
     panel.press("NEXT", 0.05)                                   # while the pen is moving
     assert _refused(app, sid)[-1] == "signing"
     wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None, timeout=90)

@@ -17,7 +17,8 @@ from typing import Any
 
 from firmware.errors import NotEvidenceError
 from firmware.evidence.keys import PublicKey
-from firmware.evidence.ledger_files import LEDGER_DIR, LEDGER_NAME, ledger_files, read_lines
+from firmware.evidence.chain import chain_records, is_ledger_name
+from firmware.evidence.ledger_files import LEDGER_DIR
 from firmware.evidence.spool import DEVICE_DIR, DEVICE_INFO, RECOVERED_DIR, SESSIONS_DIR, STATE_DIR
 from firmware.office.bucket.bucket_fetch import Fetched, fetch_root, find_roots
 from firmware.protocol.bucket.layout import TAIL_DIR, parse_s3_url
@@ -88,12 +89,7 @@ class BucketReport:
 
 def _covered(spool_dir: Path) -> set[str]:
     """Every file path a record of the fetched ledger seals."""
-    paths: set[str] = set()
-    for path in ledger_files(spool_dir / LEDGER_DIR):
-        for ln in read_lines(path):
-            if ln.record is not None:
-                paths.update(f.path for f in ln.record.files)
-    return paths
+    return {f.path for rec in chain_records(spool_dir) for f in rec.files}
 
 
 def _check_objects(fetched: Fetched, report: BucketReport) -> None:
@@ -116,7 +112,7 @@ def _check_objects(fetched: Fetched, report: BucketReport) -> None:
         top = rel.split("/", 1)[0]
         if top == STATE_DIR or (top == DEVICE_DIR and rel != DEVICE_INFO) or (
                 top in (SESSIONS_DIR, RECOVERED_DIR) and rel not in covered) or (
-                top == LEDGER_DIR and not LEDGER_NAME.match(rel[len(LEDGER_DIR) + 1:])):
+                top == LEDGER_DIR and not is_ledger_name(rel[len(LEDGER_DIR) + 1:])):
             report.add("uncovered_object", rel, "no record covers it")
         if obj.lock_mode is None:
             report.notes.append(f"{rel}: no Object Lock retention on the object (the bucket's "

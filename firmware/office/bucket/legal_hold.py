@@ -10,7 +10,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from firmware.evidence.ledger_files import LEDGER_DIR, ledger_files, read_lines
+from firmware.evidence.chain import file_records, ledger_paths
+from firmware.evidence.ledger_files import LEDGER_DIR
 from firmware.evidence.spool import SESSIONS_DIR
 from firmware.protocol.bucket.layout import TAIL_DIR, object_key
 from firmware.protocol.bucket.objects import classify
@@ -28,9 +29,8 @@ def _keys(client: Any, bucket: str, prefix: str) -> list[str]:
 def ledgers_of_session(spool_root: Path, session_id: str) -> list[str]:
     """Names of the local ledger files holding a record of ``session_id``."""
     names = []
-    for path in ledger_files(Path(spool_root) / LEDGER_DIR):
-        if any(ln.record is not None and ln.record.session == session_id
-               for ln in read_lines(path)):
+    for path in ledger_paths(spool_root):
+        if any(rec.session == session_id for rec in file_records(path)):
             names.append(path.name)
     return names
 

@@ -15,7 +15,8 @@ from typing import Any, Callable
 from firmware.evidence import records as rt
 from firmware.errors import NotEvidenceError
 from firmware.office.export.wallclock import ClockMap
-from firmware.evidence.ledger_files import LEDGER_DIR, ledger_files, read_lines
+from firmware.evidence.chain import chain_records
+from firmware.evidence.ledger_files import LEDGER_DIR
 from firmware.evidence.records import Record
 
 SESSION_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
@@ -174,12 +175,7 @@ def locate(session_dir: Path) -> tuple[Path, str]:
 
 def session_records(spool: Path, session_id: str) -> list[Record]:
     """The well-formed records of ``session_id``, in ledger order (damage is verify's job)."""
-    out = []
-    for path in ledger_files(spool / LEDGER_DIR):
-        for line in read_lines(path):
-            if line.record is not None and line.record.session == session_id:
-                out.append(line.record)
-    return out
+    return [rec for rec in chain_records(spool) if rec.session == session_id]
 
 
 def load_session(session_dir: Path) -> SessionData:

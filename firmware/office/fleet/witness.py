@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware.evidence import durable
 from firmware.errors import NotEvidenceError
 from firmware.protocol.mqtt.topics import DEVICE_ID
 from firmware.evidence.records import MalformedRecord, parse_line
@@ -37,12 +38,10 @@ def save_witness(directory: str | os.PathLike, payload: dict[str, Any]) -> Path:
     if not DEVICE_ID.fullmatch(device):
         raise MalformedRecord(f"device id {device!r} is not a unit's id")
     path = Path(directory) / device / f"{record.seq:012d}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    durable.ensure_dir(path.parent)
     witness = {"line": payload["line"], "seq": record.seq, "hash": record.hash,
                "device": device}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(witness, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    durable.write_atomic(path, (json.dumps(witness, ensure_ascii=False) + "\n").encode())
     return path
 
 

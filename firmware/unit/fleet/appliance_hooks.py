@@ -1,21 +1,23 @@
-"""The appliance as the fleet agent sees it: :class:`~firmware.unit.fleet.hooks.DeviceHooks`."""
+"""The unit as the fleet agent sees it: :class:`~firmware.unit.fleet.hooks.DeviceHooks` over
+the unit's read-only view (:class:`~firmware.unit.unit_view.UnitView`), its uplinks and a few
+actions given in; nothing here reaches into the flow, the recorder or the evidence."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
-import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from drivers.clock import Clock
 from firmware import __version__
+from firmware.config.model import Config
 from firmware.errors import ConfigError
 from firmware.protocol.mqtt.status import DeviceStatus, TelemetrySnapshot
 from firmware.unit.remote_config import APPLIES, RemoteConfig
-
-if TYPE_CHECKING:
-    from firmware.unit.appliance import Appliance
+from firmware.unit.unit_view import UnitView
+from firmware.unit.uplinks import Uplinks
 
 log = logging.getLogger(__name__)
 
@@ -25,36 +27,34 @@ RESTART_EXIT = 75  # the unit's RestartForceExitStatus: systemd starts the daemo
 
 
 class ApplianceHooks:
-    """``request_stop(exit_code)`` ends the daemon's main loop (restart); ``logs(lines)`` gives
-    the recent log lines."""
+    """``locate(seconds)`` blinks the unit's LEDs; ``request_stop(exit_code)`` ends the
+    daemon's main loop (restart); ``logs(lines)`` gives the recent log lines."""
 
-    def __init__(self, app: "Appliance", *, request_stop: Callable[[int], None],
-                 logs: Callable[[int], str]) -> None:
-        self.app = app
+    def __init__(self, view: UnitView, uplinks: Uplinks, *, config: Config, clock: Clock,
+                 locate: Callable[[float], None], request_stop: Callable[[int], None],
+                 logs: Callable[[int], str], simulated: bool = False) -> None:
+        self._view = view
+        self._uplinks = uplinks
+        self._config = config
+        self._clock = clock
+        self._locate = locate
         self._request_stop = request_stop
         self._logs = logs
+        self._simulated = simulated
 
     def current_state(self) -> DeviceStatus:
-        flow = self.app.flow
-        if flow.state == "recording" and flow.active is not None:
-            return DeviceStatus("recording", f"session {flow.active.session_id}")
-        if flow.state in ("fault", "selftest_failed"):
-            failed = self.app.selftest.last.failed if self.app.selftest.last else []
-            return DeviceStatus("fault", flow.state + (f": {', '.join(failed)}" if failed else ""))
-        blocked = self.app.recording_blocked()
-        if blocked:
-            return DeviceStatus("fault", f"{blocked[0]}: recording refused")
-        return DeviceStatus("idle")
+        state = self._view.state()
+        return DeviceStatus(state.state, state.detail)
 
     def telemetry(self) -> TelemetrySnapshot:
-        app = self.app
-        disk = shutil.disk_usage(app.config.spool.path)
-        backlog = app.uploader.backlog() if app.uploader else None
-        sync = app.clock.sync_state()
-        head = app.evidence.ledger.head
-        health = app.recorder.health()
+        view = self._view
+        disk = view.disk()
+        backlog = self._uplinks.backlog()
+        sync = self._clock.sync_state()
+        seq, digest = view.chain_head()
+        health = view.device_health()
         flags = []
-        last = app.flow.last_summary
+        last = view.flow.last_summary
         if last and last.get("verdict") == "review":
             flags += [f"last-session:{f}" for f in last.get("findings", [])][:5]
         return TelemetrySnapshot(
@@ -64,32 +64,28 @@ class ApplianceHooks:
             backlog_oldest_age_s=backlog.oldest_age_s if backlog else None,
             cpu_temp_c=_cpu_temp(), clock_synced=sync.synced,
             clock_offset_ms=sync.est_error_us / 1000 if sync.est_error_us >= 0 else None,
-            firmware=__version__, chain_seq=head.seq if head else 0,
-            chain_hash=head.hash if head else "",
+            firmware=__version__, chain_seq=seq, chain_hash=digest,
             camera=HEALTH.get(health.get("camera", ""), "unknown"),
             microphone=HEALTH.get(health.get("microphone", ""), "unknown"),
             pad=HEALTH.get(health.get("sigpad", ""), "missing"), flags=tuple(flags))
 
     def is_recording(self) -> bool:
-        return self.app.recorder.recording
+        return self._view.recording
 
     def locate(self, seconds: float) -> None:
-        self.app.hardware.panel.locate(seconds)
+        self._locate(seconds)
 
     def sync_now(self) -> dict[str, Any]:
-        if self.app.uploader is None:
-            return {"sync": "disabled"}
-        self.app.uploader.wake()
-        return {"sync": "started", **self.app.uploader.backlog().as_dict()}
+        return self._uplinks.sync_now()
 
     def verify(self) -> dict[str, Any]:
         from firmware.evidence.verify import verify_path
-        report = json.loads(verify_path(self.app.config.spool.path).to_json())
+        report = json.loads(verify_path(self._config.spool.path).to_json())
         report.pop("path", None)
         return report
 
     def _remote(self) -> RemoteConfig:
-        return RemoteConfig.for_unit(self.app.config, device_id=self.app.evidence.device_id)
+        return RemoteConfig.for_unit(self._config, device_id=self._view.device_id)
 
     def apply_config(self, desired: dict[str, Any], version: int) -> tuple[bool, str]:
         """Kept in ``state/desired-config.json`` (operational settings only); it takes effect
@@ -103,9 +99,9 @@ class ApplianceHooks:
     def apply_config_bundle(self, bundle: bytes) -> tuple[bool, str]:
         """Checked and kept in ``state/config-bundle.json``; it takes effect at the next
         start."""
-        now = dt.datetime.fromtimestamp(self.app.clock.realtime_ns() / 1e9, dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self._clock.realtime_ns() / 1e9, dt.timezone.utc)
         try:
-            accepted = self._remote().accept_bundle(bundle, now=now, running=self.app.config)
+            accepted = self._remote().accept_bundle(bundle, now=now, running=self._config)
         except ConfigError as exc:
             return False, str(exc)
         log.warning("configuration bundle serial %d accepted over MQTT; it takes effect %s",
@@ -113,7 +109,7 @@ class ApplianceHooks:
         return True, f"bundle serial {accepted.serial} accepted; takes effect {APPLIES}"
 
     def config_status(self) -> dict[str, Any]:
-        return self._remote().status(self.app.config)
+        return self._remote().status(self._config)
 
     def restart(self, force: bool) -> None:
         log.warning("restart requested over MQTT (force=%s)", force)

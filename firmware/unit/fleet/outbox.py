@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from firmware.protocol.mqtt.errors import OutboxCorruptError
-from firmware.evidence.ledger import fsync_dir, storage_error
+from firmware.evidence import durable
+from firmware.evidence.durable import fsync_dir
+from firmware.errors import storage_error
 
 KINDS = ("event", "checkpoint")
 ENTRY_NAME = re.compile(r"^(\d{12})\.json$")
@@ -68,19 +70,9 @@ class Outbox:
         with self._lock:
             seq = self._seqs[-1] + 1 if self._seqs else 1
             path = self._path(seq)
-            tmp = path.with_suffix(".tmp")
             try:
-                with open(tmp, "xb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.rename(tmp, path)
-                fsync_dir(self.dir)
+                durable.create_new(path, data, durable.FILE_MODE)
             except OSError as exc:
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
                 raise storage_error(exc, f"outbox message {path}") from exc
             self._seqs.append(seq)
         return OutboxEntry(seq, path, kind, payload)

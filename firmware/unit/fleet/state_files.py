@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from firmware.protocol.mqtt.errors import FleetError
-from firmware.evidence.ledger import fsync_dir, storage_error
+from firmware.evidence import durable
+from firmware.errors import storage_error
+
+MAX_STATE_FILE = 16 * 1024 * 1024
 
 
 class StateFileError(FleetError, ValueError):
@@ -21,15 +24,10 @@ class StateFileError(FleetError, ValueError):
 
 def write_json(path: Path, value: Any) -> None:
     """Replace ``path`` with ``value`` as JSON, durably."""
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(value, f, ensure_ascii=False, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-        fsync_dir(path.parent)
+        durable.ensure_dir(path.parent)
+        durable.write_atomic(path, json.dumps(value, ensure_ascii=False,
+                                              separators=(",", ":")).encode("utf-8"))
     except OSError as exc:
         raise storage_error(exc, str(path)) from exc
 
@@ -37,7 +35,7 @@ def write_json(path: Path, value: Any) -> None:
 def read_json(path: Path, default: Any, on_error: Callable[[Exception], None]) -> Any:
     """``path``'s JSON, ``default`` when absent; unreadable: renamed, reported, ``default``."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(durable.read_regular(path, MAX_STATE_FILE))
     except FileNotFoundError:
         return default
     except (OSError, ValueError) as exc:

@@ -15,6 +15,7 @@ from typing import Callable
 from drivers.audio import AudioBlock
 from firmware.errors import StorageError
 from firmware.evidence.store import Evidence
+from firmware.unit.recorder.device_loss import DeviceLoss
 from firmware.unit.recorder.sealer import Sealer
 from firmware.evidence.spool import PartFile
 
@@ -63,7 +64,8 @@ class AudioSegmenter:
         self._segment: _Segment | None = None
         self._next_number = 1
         self._next_index: int | None = None
-        self._lost_at: int | None = None
+        self.loss = DeviceLoss(evidence, sealer, session_id, device="microphone",
+                               stream="audio")
         self.stats = AudioStats()
 
     # -- AudioSink ---------------------------------------------------------------------------
@@ -92,6 +94,7 @@ class AudioSegmenter:
             if self.stats.first_ns is None:
                 self.stats.first_ns = block.first_sample_ns
             self.stats.last_ns = block.first_sample_ns
+            self.loss.captured(block.first_sample_ns + block.frames * 1_000_000_000 // self._rate)
             self._next_index = block.sample_index + block.frames
             if seg.frames >= self._segment_frames:
                 self._seal_current()
@@ -105,23 +108,10 @@ class AudioSegmenter:
     def microphone_lost(self, timestamp_ns: int, reason: str) -> None:
         with self._lock:
             self._seal_current()
-            self._lost_at = timestamp_ns
-        self._sealer.submit(lambda: self._evidence.event(
-            "device_lost", {"device": "microphone", "reason": reason, "at_ns": timestamp_ns},
-            session_id=self._session))
+        self.loss.went(timestamp_ns, reason)
 
     def microphone_restored(self, timestamp_ns: int) -> None:
-        self._close_loss(timestamp_ns)
-
-    def _close_loss(self, end_ns: int) -> None:
-        with self._lock:
-            start, self._lost_at = self._lost_at, None
-        if start is None:
-            return
-        self.stats.gaps.append((start, end_ns, "device_lost"))
-        self._sealer.submit(lambda: self._evidence.gap(
-            "device_lost", start, end_ns, {"stream": "audio", "device": "microphone"},
-            session_id=self._session))
+        self.loss.back(timestamp_ns)
 
     # -- segments ----------------------------------------------------------------------------
     def _open(self, block: AudioBlock) -> _Segment:
@@ -152,4 +142,4 @@ class AudioSegmenter:
     def close(self, now_ns: int) -> None:
         with self._lock:
             self._seal_current()
-        self._close_loss(now_ns)
+        self.loss.back(now_ns)

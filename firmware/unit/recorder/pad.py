@@ -9,6 +9,7 @@ from drivers.sigpad import PadInfo, PenSample
 from drivers.sigpad.signature import Signature
 from firmware.evidence.store import Evidence
 from firmware.evidence.records import Record
+from firmware.unit.recorder.device_loss import DeviceLoss
 from firmware.unit.recorder.sealer import Sealer
 
 #: A pen lifted for less than this still counts as signing (between strokes of one name).
@@ -30,13 +31,15 @@ class PadRecorder:
         self._lock = threading.Lock()
         self._current = Signature(info)
         self._last_sample: PenSample | None = None
-        self._lost_at: int | None = None
+        self.loss = DeviceLoss(evidence, sealer, session_id, device="sigpad",
+                               stream="signature")
         self.signatures = 0
 
     def pen_sample(self, sample: PenSample) -> None:
         with self._lock:
             self._current.pen_sample(sample)
             self._last_sample = sample
+        self.loss.captured(sample.timestamp_ns)
 
     def stroke_ended(self, timestamp_ns: int) -> None:
         with self._lock:
@@ -48,19 +51,12 @@ class PadRecorder:
     def pad_lost(self, timestamp_ns: int, reason: str) -> None:
         with self._lock:
             self._current.pad_lost(timestamp_ns, reason)
-            self._lost_at = timestamp_ns
-        self._sealer.submit(lambda: self._evidence.event(
-            "device_lost", {"device": "sigpad", "reason": reason, "at_ns": timestamp_ns},
-            session_id=self._session))
+        self.loss.went(timestamp_ns, reason)
 
     def pad_restored(self, timestamp_ns: int) -> None:
         with self._lock:
             self._current.pad_restored(timestamp_ns)
-            start, self._lost_at = self._lost_at, None
-        if start is not None:
-            self._sealer.submit(lambda: self._evidence.gap(
-                "device_lost", start, timestamp_ns, {"stream": "signature", "device": "sigpad"},
-                session_id=self._session))
+        self.loss.back(timestamp_ns)
 
     @property
     def signing(self) -> bool:

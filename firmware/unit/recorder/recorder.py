@@ -174,6 +174,8 @@ class Recorder:
                 log.error("stopping %s failed: %s", type(device).__name__, exc)
         self.video.close(now)
         self.audio.close(now)
+        if self.pen is not None:
+            self.pen.loss.back(now)
         self._sealer.close()
         stats = self._stats(now)
         self.session_id = None
@@ -188,10 +190,40 @@ class Recorder:
             frames=v.frames, video_segments=v.segments, dropped_frames=v.dropped,
             audio_samples=a.samples, audio_ms=a.samples * 1000 // self.microphone.rate,
             audio_segments=a.segments, lost_audio_samples=a.lost_samples,
-            gaps=v.drop_events + len(v.losses) + len(a.gaps),
+            gaps=len(self.gaps()),
             signatures=self.pen.signatures if self.pen else 0, av_offset_us=offset,
             duration_ms=(now - self._started_ns) // 1_000_000,
             first_frame_ns=v.first_ns, first_sample_ns=a.first_ns)
+
+    def gaps(self) -> list[tuple[int, int, str]]:
+        """What the last (or current) recording lost: (start_ns, end_ns, kind) each."""
+        if self.video is None or self.audio is None:
+            return []
+        out = [(a, b, "dropped_frames") for a, b in self.video.stats.drops]
+        out += [(a, b, kind) for a, b, kind in self.audio.stats.gaps]
+        for loss in (self.video.loss, self.audio.loss, self.pen.loss if self.pen else None):
+            if loss is not None:
+                out += [(a, b, "device_lost") for a, b in loss.spans]
+        return sorted(out)
+
+    @property
+    def segment_spans(self) -> list[tuple[int, int]]:
+        """Each video segment's first and last frame time of the last recording."""
+        return list(self.video.stats.spans) if self.video is not None else []
+
+    @property
+    def frame_ns(self) -> int:
+        return 1_000_000_000 // self.camera.fps
+
+    @property
+    def signing(self) -> bool:
+        """The pen is on the pad (or was lifted a moment ago, between strokes)."""
+        return self.pen is not None and self.pen.signing
+
+    @property
+    def has_signature(self) -> bool:
+        """Strokes were written since the last signature was sealed."""
+        return self.pen is not None and self.pen.has_strokes
 
     def health(self) -> dict[str, str]:
         devices = {"camera": self.camera.health, "microphone": self.microphone.health}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from drivers.camera import EncodedFrame
 from firmware.errors import StorageError
 from firmware.evidence.store import Evidence
+from firmware.unit.recorder.device_loss import DeviceLoss
 from firmware.unit.recorder.sealer import Sealer
 from firmware.evidence.spool import PartFile
 
@@ -38,7 +39,6 @@ class VideoStats:
     drop_events: int = 0
     first_ns: int | None = None
     last_ns: int | None = None
-    losses: list[tuple[int, int]] = field(default_factory=list)
     drops: list[tuple[int, int]] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)  # each segment's first, last
 
@@ -57,7 +57,7 @@ class VideoSegmenter:
         self._lock = threading.Lock()
         self._segment: _Segment | None = None
         self._next_number = 1
-        self._lost_at: int | None = None
+        self.loss = DeviceLoss(evidence, sealer, session_id, device="camera", stream="video")
         self.stats = VideoStats()
 
     # -- FrameSink ---------------------------------------------------------------------------
@@ -89,6 +89,7 @@ class VideoSegmenter:
             if self.stats.first_ns is None:
                 self.stats.first_ns = frame.timestamp_ns
             self.stats.last_ns = frame.timestamp_ns
+            self.loss.captured(frame.timestamp_ns + self._frame_ns)
 
     def frames_dropped(self, after_ns: int, before_ns: int, count: int) -> None:
         self.stats.dropped += count
@@ -101,23 +102,10 @@ class VideoSegmenter:
     def camera_lost(self, timestamp_ns: int, reason: str) -> None:
         with self._lock:
             self._seal_current()
-            self._lost_at = self.stats.last_ns or timestamp_ns
-        self._sealer.submit(lambda: self._evidence.event(
-            "device_lost", {"device": "camera", "reason": reason, "at_ns": timestamp_ns},
-            session_id=self._session))
+        self.loss.went(timestamp_ns, reason)
 
     def camera_restored(self, timestamp_ns: int) -> None:
-        self._close_loss(timestamp_ns, "device_lost")
-
-    def _close_loss(self, end_ns: int, kind: str) -> None:
-        with self._lock:
-            start, self._lost_at = self._lost_at, None
-        if start is None:
-            return
-        self.stats.losses.append((start, end_ns))
-        self._sealer.submit(lambda: self._evidence.gap(
-            kind, start, end_ns, {"stream": "video", "device": "camera"},
-            session_id=self._session))
+        self.loss.back(timestamp_ns)
 
     # -- segments ----------------------------------------------------------------------------
     def _open(self, frame: EncodedFrame) -> _Segment:
@@ -149,4 +137,4 @@ class VideoSegmenter:
         """Seal the open segment, and close a loss still open at ``now_ns``."""
         with self._lock:
             self._seal_current()
-        self._close_loss(now_ns, "device_lost")
+        self.loss.back(now_ns)

@@ -39,6 +39,20 @@ class Binding:
     summary: dict[str, Any] = field(default_factory=dict)  # no personal data
 
 
+@dataclass(frozen=True)
+class FlowSnapshot:
+    """What the flow is doing, published whole on every change, so readers on other threads
+    (status, the fleet agent, the watchdog) see one consistent moment without reaching into
+    the flow's working state."""
+
+    state: str = "idle"
+    session_id: str | None = None
+    node: str | None = None
+    template: str | None = None
+    mode: str | None = None
+    last_summary: dict | None = None
+
+
 @dataclass
 class _Active:
     session_id: str
@@ -83,6 +97,7 @@ class SessionFlow:
         self.monitor: LiveMonitor | None = None
         self.state = "idle"
         self.last_summary: dict | None = None
+        self.snapshot = FlowSnapshot()
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -101,6 +116,11 @@ class SessionFlow:
     def handle(self, event: PanelEvent) -> None:
         """A panel event (called from gpiozero's thread): queued for the flow thread."""
         self._queue.put(("panel", event))
+
+    @property
+    def alive(self) -> bool:
+        """The flow's worker thread runs (the watchdog starves when it does not)."""
+        return self._thread.is_alive()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until every queued input has been handled."""
@@ -129,6 +149,7 @@ class SessionFlow:
                     return
                 if kind == "bind":
                     self.binding = arg
+                    self._publish()
                     self.prompter.prepare([n.prompt for n in arg.template.nodes],
                                           arg.template.words_per_minute)
                     self.prompter.prepare([n.prompt for n in arg.template.nodes],
@@ -145,9 +166,19 @@ class SessionFlow:
                 if kind == "sync":
                     arg.set()  # after the tick: what has ended is on the chain
 
+    def _publish(self) -> None:
+        a, b = self.active, self.binding
+        node = a.binding.template.nodes[a.index].id if a is not None and not a.complete \
+            else None
+        self.snapshot = FlowSnapshot(
+            self.state, a.session_id if a else None, node,
+            (a.binding if a else b).template.id if (a or b) else None,
+            (a.binding if a else b).mode if (a or b) else None, self.last_summary)
+
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
+            self._publish()
             if self._on_state is not None:
                 self._on_state(state)
 
@@ -180,7 +211,6 @@ class SessionFlow:
         result = self.selftest.run()
         self._event("selftest", result.as_record())
         if not result.ok:
-            self.panel.status("fault")
             self.panel.signal("selftest_failed")
             log.warning("self-test failed: %s", ", ".join(result.failed))
         if self.state in ("idle", "selftest_failed"):
@@ -238,6 +268,7 @@ class SessionFlow:
         a.nodes.append(NodeOutcome(node.id, node.title, node.kind, now))
         a.photo_due_ns = None
         self._on_progress(a.session_id, node.id)
+        self._publish()
         log.info("node %d/%d %s: %s", index + 1, len(a.binding.template.nodes), node.id,
                  node.title)
         self._event("node_start", {"node": node.id, "index": index, "title": node.title,
@@ -252,7 +283,7 @@ class SessionFlow:
             return "script_complete"
         if self.prompter.playing:
             return "prompt_playing"
-        if self.recorder.pen is not None and self.recorder.pen.signing:
+        if self.recorder.signing:
             return "signing"
         if now_ns - run.start_ns < node.min_seconds * 1e9:
             return "min_duration"
@@ -264,7 +295,7 @@ class SessionFlow:
         if "answer" in node.requires and (run.prompt_end_ns is None or now_ns < run.prompt_end_ns
                                           + node.answer_seconds * 1e9):
             return "missing_answer"
-        if "signature" in node.requires and not (self.recorder.pen and self.recorder.pen.has_strokes):
+        if "signature" in node.requires and not self.recorder.has_signature:
             return "missing_signature"
         return None
 
@@ -288,6 +319,7 @@ class SessionFlow:
             self._start_node(a.index + 1)
         else:
             a.complete = True
+            self._publish()
             self._event("script_complete", {"nodes": len(a.nodes)})
 
     # -- ticking -----------------------------------------------------------------------------
@@ -383,14 +415,11 @@ class SessionFlow:
         if a.nodes and a.nodes[-1].end_ns is None and not a.complete:
             self._event("node_abandoned", {"node": a.nodes[-1].id, "reason": why})
         stats = self.recorder.stop()
-        v, au = self.recorder.video.stats, self.recorder.audio.stats
-        gaps = ([(s, e, "dropped_frames") for s, e in v.drops]
-                + [(s, e, "device_lost") for s, e in v.losses]
-                + [(s, e, k) for s, e, k in au.gaps])
+        gaps = self.recorder.gaps()
         facts = SessionFacts(
             template=a.binding.template, nodes=a.nodes, video=self.monitor.video,
-            voiced=self.monitor.voiced_fraction, gaps=gaps, segments=v.spans,
-            frame_ns=1_000_000_000 // self.recorder.camera.fps,
+            voiced=self.monitor.voiced_fraction, gaps=gaps,
+            segments=self.recorder.segment_spans, frame_ns=self.recorder.frame_ns,
             clock_synced_start=a.clock_synced_start,
             clock_synced_end=self.clock.sync_state().synced, mode=a.binding.mode)
         findings = check_session(facts)
@@ -419,7 +448,6 @@ class SessionFlow:
             self._on_session_end(summary)
 
     def _fault(self, exc: BaseException) -> None:
-        self.panel.status("fault")
         self.panel.signal("fault")
         self._set_state("fault")
         if self.active is not None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware.evidence import durable, records
-from firmware.evidence.ledger_files import LEDGER_DIR, ledger_files
+from firmware.evidence.chain import ledger_paths
+from firmware.evidence.ledger_files import LEDGER_DIR
 from firmware.evidence.records import MalformedRecord, parse_line
 from firmware.evidence.spool import DEVICE_INFO
 from firmware.protocol.bucket.layout import tail_rel
@@ -104,7 +105,7 @@ class Planner:
 
     def ledgers(self) -> list[tuple[str, Path, bool]]:
         """``(name, path, closed)`` of each ledger file, oldest first; only the last is open."""
-        files = ledger_files(self.root / LEDGER_DIR)
+        files = ledger_paths(self.root)
         return [(p.name, p, i < len(files) - 1) for i, p in enumerate(files)]
 
     def scan(self, name: str, path: Path, closed: bool) -> LedgerScan:
