@@ -1,8 +1,9 @@
 """Reading a staff badge held up to the camera, and finding its holder on the roster.
 
 At the counter there is no keyboard: the salesperson shows their badge's QR code to the
-camera. :class:`BadgeReader` finds the code in an image (or in the camera's frames), checks
-the back office's signature on it, and looks the staff member up in the signed roster. Every
+camera. :class:`BadgeReader` has the code read from an image (or from the camera's frames) by
+the code reader it is given (on the unit, the vision worker's), checks the back office's
+signature on it, and looks the staff member up in the signed roster. Every
 outcome is a :class:`BadgeResult` with a status saying which, so the session flow can signal
 it (LED, buzzer, spoken prompt) and put it on the chain with :meth:`BadgeResult.summary`.
 """
@@ -15,10 +16,11 @@ import numpy as np
 
 from drivers.camera.base import Camera
 from drivers.clock.base import Clock
+from drivers.errors import BadDriverArgument
+from drivers.vision.findings import CodeReader
 from firmware.people.badge import is_badge_text, parse_badge_code
 from firmware.people.errors import (BadgeError, RosterSignatureError, StaffNotOnRoster,
                                     StaffNotValid)
-from firmware.people.qr import decode_jpeg, decode_qr
 from firmware.people.roster import Roster, StaffEntry
 from firmware.people.salesperson import Salesperson
 
@@ -78,11 +80,20 @@ class BadgeReader:
     """Reads badges against one signed roster; badge signatures are checked with the key
     that signed the roster (:attr:`Roster.signer`)."""
 
-    def __init__(self, roster: Roster) -> None:
+    def __init__(self, roster: Roster, read_codes: CodeReader | None = None) -> None:
+        """``read_codes`` reads the QR codes in an image or a JPEG still: the unit passes its
+        :meth:`drivers.vision.VisionService.read_codes` (OpenCV in the vision worker, never in
+        the daemon). None reads them with OpenCV in this process
+        (:func:`drivers.vision.codes.read_codes`), for office tools and tests."""
         if roster.signer is None:
             raise RosterSignatureError("this roster's signature was never checked: load it "
                                        "with firmware.people.load_roster before reading badges")
         self.roster = roster
+        if read_codes is None:
+            # OpenCV in this process, imported only for the callers that ask for it
+            from drivers.vision.codes import read_codes as read_here
+            read_codes = read_here
+        self._read_codes: CodeReader = read_codes
 
     def read_text(self, text: str, on_date: dt.date) -> BadgeResult:
         """The result for the text of a QR code."""
@@ -110,20 +121,29 @@ class BadgeReader:
                            f"({entry.identity.TYPE})", code.staff_id, entry)
 
     def read_image(self, bgr: np.ndarray, on_date: dt.date) -> BadgeResult:
-        """The result for a BGR (or grey) image; ``"no_code"`` when no QR code can be read."""
-        text = decode_qr(bgr)
-        if text is None:
-            return BadgeResult(NO_CODE, "no QR code could be read in the image: hold the badge "
-                               "flat, closer to the camera, in good light")
-        return self.read_text(text, on_date)
+        """The result for a BGR (or grey) image; ``"no_code"`` when no QR code can be read.
+        BadgeError for something that is not an image; the code reader's other driver errors
+        (its worker lost or too slow) propagate unchanged."""
+        try:
+            codes = self._read_codes(bgr)
+        except BadDriverArgument as exc:
+            raise BadgeError(f"not an image: {exc}") from None
+        return self._result(codes, on_date)
 
     def read_jpeg(self, jpeg: bytes, on_date: dt.date) -> BadgeResult:
         """The result for a JPEG image (``"no_code"`` for bytes that are no JPEG at all)."""
         try:
-            image = decode_jpeg(jpeg)
-        except BadgeError as exc:
-            return BadgeResult(NO_CODE, str(exc))
-        return self.read_image(image, on_date)
+            codes = self._read_codes(jpeg)
+        except BadDriverArgument as exc:
+            return BadgeResult(NO_CODE, f"the camera still ({len(jpeg)} bytes) is not a "
+                               f"readable JPEG: {exc}")
+        return self._result(codes, on_date)
+
+    def _result(self, codes: list[str], on_date: dt.date) -> BadgeResult:
+        if not codes:
+            return BadgeResult(NO_CODE, "no QR code could be read in the image: hold the badge "
+                               "flat, closer to the camera, in good light")
+        return self.read_text(next((c for c in codes if is_badge_text(c)), codes[0]), on_date)
 
     def read_camera(self, camera: Camera, on_date: dt.date) -> BadgeResult:
         """One look through a started camera: its small analysis frame first (cheap), then,

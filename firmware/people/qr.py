@@ -1,21 +1,24 @@
-"""QR codes as images, with OpenCV: a printable badge picture, and the text in a camera image.
+"""QR codes as images, with OpenCV: a printable badge or ticket picture (the office's), and,
+for office tools and tests, the text of a code in an image.
 
-OpenCV's ``QRCodeEncoder`` makes the code and ``QRCodeDetector`` reads it; the ArUco-based
-detector (OpenCV >= 4.8) is tried second, as it copes better with blur and small codes.
+OpenCV's ``QRCodeEncoder`` makes the code. Reading codes is the drivers'
+(:mod:`drivers.vision.codes`): the unit reads them in its vision worker
+(:meth:`drivers.vision.VisionService.read_codes`), never with OpenCV in the daemon;
+:func:`decode_qr` reads them in the caller's process.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from drivers.errors import BadDriverArgument
+from drivers.vision.codes import read_codes
 from firmware.people.errors import BadgeError
 
 #: Light margin round the code, in modules: the QR standard asks for at least 4.
 QUIET_MODULES = 4
 #: Error-correction levels: the share of the code that may be unreadable and still decode.
 CORRECTION_LEVELS = {"L": 0.07, "M": 0.15, "Q": 0.25, "H": 0.30}
-#: How large (pixels, longest side) a located code is enlarged to before a second reading.
-ENLARGE_TO_PX = 800
 
 
 def qr_image(text: str, *, module_px: int = 8, label: str = "",
@@ -55,74 +58,13 @@ def qr_image(text: str, *, module_px: int = 8, label: str = "",
     return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
 
 
-def _check_image(bgr: object) -> np.ndarray:
-    if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim not in (2, 3) \
-            or bgr.shape[0] < 8 or bgr.shape[1] < 8:
-        shape = getattr(bgr, "shape", None)
-        raise BadgeError(f"not an image: need a BGR or grey uint8 array, got shape {shape}")
-    return bgr
-
-
-def _detectors() -> tuple[cv2.QRCodeDetector, cv2.QRCodeDetectorAruco]:
-    return cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()
-
-
-def _decode_as_is(image: np.ndarray) -> str | None:
-    for detector in _detectors():
-        try:
-            text, _points, _straight = detector.detectAndDecode(image)
-        except cv2.error:
-            continue
-        if text:
-            return text
-    return None
-
-
-def _decode_enlarged(image: np.ndarray) -> str | None:
-    """Find where a code is, cut it out with a margin, enlarge it to about
-    :data:`ENLARGE_TO_PX` pixels and decode that: OpenCV's decoders need about 4 pixels a
-    module, a located code reads down to about 2.5."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    for detector in _detectors():
-        try:
-            found, points = detector.detect(grey)
-        except cv2.error:
-            continue
-        if not found or points is None:
-            continue
-        corners = points.reshape(-1, 2)
-        (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
-        margin = 0.15 * max(x1 - x0, y1 - y0)
-        top, left = int(max(0, y0 - margin)), int(max(0, x0 - margin))
-        crop = grey[top:int(min(grey.shape[0], y1 + margin)),
-                    left:int(min(grey.shape[1], x1 + margin))]
-        if min(crop.shape) < 8:
-            continue
-        factor = ENLARGE_TO_PX / max(crop.shape)
-        if factor <= 1.0:
-            continue
-        text = _decode_as_is(cv2.resize(crop, None, fx=factor, fy=factor,
-                                        interpolation=cv2.INTER_CUBIC))
-        if text:
-            return text
-    return None
-
-
 def decode_qr(bgr: np.ndarray, *, enlarge: bool = False) -> str | None:
     """The text of the QR code in ``bgr`` (a BGR or grey uint8 image), or None if none can be
-    read. With several codes in view, the first one found. ``enlarge``: when the code cannot
-    be read as it is, locate it and read it enlarged (dense codes far from the camera, such
-    as a 双录 ticket on a phone; up to a few hundred ms more on a full-resolution still)."""
-    image = _check_image(bgr)
-    text = _decode_as_is(image)
-    if text is None and enlarge:
-        text = _decode_enlarged(image)
-    return text
-
-
-def decode_jpeg(jpeg: bytes) -> np.ndarray:
-    """A JPEG still (as ``Camera.capture_jpeg`` gives) as a BGR image."""
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise BadgeError(f"the camera still ({len(jpeg)} bytes) is not a readable JPEG")
-    return image
+    read, decoded in this process by :func:`drivers.vision.codes.read_codes` (office tools,
+    tests; the unit reads codes through its vision worker). ``enlarge``: see
+    :class:`drivers.vision.CodeReader`. A bad image raises :class:`BadgeError`."""
+    try:
+        codes = read_codes(bgr, enlarge=enlarge)
+    except BadDriverArgument as exc:
+        raise BadgeError(f"not an image: {exc}") from None
+    return codes[0] if codes else None

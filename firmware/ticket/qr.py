@@ -1,33 +1,31 @@
-"""Tickets as QR codes: a PNG for the sales system's screen or print-out, and reading one
-from an image, a file or the unit's camera.
+"""Tickets as QR codes, with OpenCV in this process: a PNG for the sales system's screen or
+print-out, and reading one from a file (``dualrec ticket check``).
 
-Drawing and decoding are :mod:`firmware.people.qr`'s (OpenCV's ``QRCodeEncoder`` and its two
-detectors), as for staff badges. A ticket code is larger than a badge (about 650
-characters, version 16 at level M), so a small analysis frame reads it only when the code
-fills most of the picture; :meth:`TicketReader.read_camera` then takes a full-resolution
-still, as the badge reader does.
+Drawing is :mod:`firmware.people.qr`'s (OpenCV's ``QRCodeEncoder``), as for staff badges;
+reading a code is the drivers' (:mod:`drivers.vision.codes`, with the enlarge fallback). The
+unit reads tickets from its camera with :class:`firmware.ticket.reader.TicketReader`
+(re-exported here), through its vision worker, without OpenCV in the daemon.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
-import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from drivers.camera.base import Camera
-from drivers.clock.base import Clock
+from drivers.vision.inputs import MAX_PIXELS as DECODER_PIXELS
+from drivers.vision.inputs import encoded_size
 from firmware.people.qr import QUIET_MODULES, decode_qr, qr_image
-from firmware.ticket.check import NO_CODE, TicketChecker, TicketResult
 from firmware.ticket.codec import MAX_TEXT_CHARS
-from firmware.ticket.errors import MALFORMED, TicketRefused
+from firmware.ticket.reader import TicketReader
+
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "TicketReader", "decode_image_bytes",
+           "image_pixels", "qr_version", "read_ticket_source", "ticket_qr_image",
+           "write_ticket_png"]
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_IMAGE_PIXELS = 50_000_000       # a 50-megapixel photo; more is refused before decoding
-_PNG = b"\x89PNG\r\n\x1a\n"
-_JPEG_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def ticket_qr_image(text: str, *, module_px: int = 6, correction: str = "M") -> np.ndarray:
@@ -49,23 +47,15 @@ def write_ticket_png(text: str, path: str | os.PathLike, *, module_px: int = 6) 
 
 def image_pixels(raw: bytes) -> int | None:
     """Width x height from a PNG or JPEG header, without decoding; None if neither."""
-    if raw.startswith(_PNG) and len(raw) >= 24:
-        width, height = struct.unpack(">II", raw[16:24])
-        return width * height
-    if raw.startswith(b"\xff\xd8"):
-        i = 2
-        while i + 9 <= len(raw) and raw[i] == 0xFF:
-            marker = raw[i + 1]
-            if marker in _JPEG_SOF:
-                height, width = struct.unpack(">HH", raw[i + 5:i + 9])
-                return width * height
-            i += 2 + struct.unpack(">H", raw[i + 2:i + 4])[0]
-    return None
+    size = encoded_size(raw)
+    return None if size is None else size[0] * size[1]
 
 
 def decode_image_bytes(raw: bytes, source: str = "image") -> np.ndarray:
     """A PNG or JPEG file's bytes as a BGR image, refused (ValueError) over
-    :data:`MAX_IMAGE_BYTES` or :data:`MAX_IMAGE_PIXELS` before it is decoded."""
+    :data:`MAX_IMAGE_BYTES` or :data:`MAX_IMAGE_PIXELS` before it is decoded. A photo over
+    the QR decoders' bound (:data:`drivers.vision.inputs.MAX_PIXELS`, 16.8 MP) is decoded at
+    half its width and height, which libjpeg does for less work and memory."""
     if len(raw) > MAX_IMAGE_BYTES:
         raise ValueError(f"{source}: {len(raw)} bytes is larger than an image of a ticket "
                          f"needs ({MAX_IMAGE_BYTES})")
@@ -74,7 +64,8 @@ def decode_image_bytes(raw: bytes, source: str = "image") -> np.ndarray:
         raise ValueError(f"{source}: not a PNG or JPEG image")
     if pixels > MAX_IMAGE_PIXELS:
         raise ValueError(f"{source}: {pixels} pixels is more than {MAX_IMAGE_PIXELS}")
-    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    flag = cv2.IMREAD_REDUCED_COLOR_2 if pixels > DECODER_PIXELS else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), flag)
     if image is None:
         raise ValueError(f"{source}: the image cannot be decoded")
     return image
@@ -98,59 +89,6 @@ def read_ticket_source(path: str | os.PathLike) -> str | None:
     except UnicodeDecodeError:
         raise ValueError(f"{path}: neither a PNG/JPEG image nor a ticket's text") from None
     return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
-
-
-class TicketReader:
-    """Reads ticket QR codes held up to the camera and checks them with ``checker``."""
-
-    def __init__(self, checker: TicketChecker) -> None:
-        self.checker = checker
-
-    def read_text(self, text: str, now: dt.datetime, *, bind: bool = False) -> TicketResult:
-        return self.checker.result(text, now, bind=bind)
-
-    def read_image(self, bgr: np.ndarray, now: dt.datetime, *,
-                   bind: bool = False) -> TicketResult:
-        """The result for a BGR (or grey) image; ``"no_code"`` when no QR code is read."""
-        text = decode_qr(bgr, enlarge=True)
-        if text is None:
-            return TicketResult(NO_CODE, "no QR code could be read in the image",
-                                "未识别到二维码：请将双录二维码平放、靠近镜头。")
-        return self.read_text(text, now, bind=bind)
-
-    def read_jpeg(self, jpeg: bytes, now: dt.datetime, *, bind: bool = False) -> TicketResult:
-        try:
-            image = decode_image_bytes(jpeg, "camera still")
-        except ValueError as exc:
-            return TicketResult.refused(TicketRefused(MALFORMED, str(exc)))
-        return self.read_image(image, now, bind=bind)
-
-    def read_camera(self, camera: Camera, now: dt.datetime, *,
-                    bind: bool = False) -> TicketResult:
-        """One look through a started camera: the small analysis frame, then (no code
-        there) a full-resolution still. Driver errors propagate unchanged."""
-        latest = camera.analysis_frame()
-        if latest is not None:
-            result = self.read_image(latest[0], now, bind=bind)
-            if result.status != NO_CODE:
-                return result
-        jpeg, _timestamp_ns = camera.capture_jpeg()
-        return self.read_jpeg(jpeg, now, bind=bind)
-
-    def scan(self, camera: Camera, clock: Clock, *, timeout_s: float = 10.0,
-             interval_s: float = 0.5, bind: bool = False) -> TicketResult:
-        """Look every ``interval_s`` seconds until a code is read or ``timeout_s`` passes
-        (on ``clock``; the ticket's times against ``clock.realtime_ns()``); the first result
-        that is not ``"no_code"``, or the last ``"no_code"``."""
-        deadline = clock.monotonic_ns() + int(timeout_s * 1e9)
-        while True:
-            now = dt.datetime.fromtimestamp(clock.realtime_ns() / 1e9, dt.timezone.utc)
-            result = self.read_camera(camera, now, bind=bind)
-            mono = clock.monotonic_ns()
-            if result.status != NO_CODE or mono >= deadline:
-                return result
-            clock.sleep_until_ns(min(deadline, mono + int(interval_s * 1e9)))
-
 
 
 def qr_version(text: str, *, correction: str = "M") -> int:

@@ -34,7 +34,12 @@ from firmware.unit.hardware import build_hardware
 from firmware.unit.logs import LogContext
 from firmware.unit.recorder import Recorder
 from firmware.unit.recording_gate import RecordingGate
+from firmware.unit.session.answer_window import AnswerWindowPart
+from firmware.unit.session.badges import BadgePart
 from firmware.unit.session.flow import Binding, SessionFlow
+from firmware.unit.session.live import LiveAnalysisPart
+from firmware.unit.session.parts import SessionPart
+from firmware.unit.session.photos import PhotoPart
 from firmware.unit.session.prompter import Prompter
 from firmware.unit.session.script import SCRIPTS_DIR, load_templates
 from firmware.unit.session.selftest import SelfTest
@@ -104,9 +109,9 @@ class Appliance:
         self._session_listeners[:0] = [self._rebind_default, self.uplinks.session_ended]
         self.flow = SessionFlow(self.evidence, self.recorder, hw.panel,
                                 Prompter(hw.speech, hw.speaker), self.selftest,
+                                parts=self._session_parts(hw),
                                 on_session_end=self._on_session_end, on_state=self._on_state,
-                                can_record=self.gate.blocked, badge_reader=self._badge_reader(),
-                                on_progress=self._on_progress)
+                                can_record=self.gate.blocked, on_progress=self._on_progress)
         hw.panel.set_handler(self.flow.handle)
         self.flow.bind(self.binder.default)
         self.view = UnitView(config=config, evidence=self.evidence, recorder=self.recorder,
@@ -124,6 +129,16 @@ class Appliance:
         if damage:
             log.error("evidence damage recorded (DAMAGE records %s): recording is refused until "
                       "a technician acknowledges it (dualrec damage ack)", damage)
+
+    def _session_parts(self, hw) -> list[SessionPart]:
+        """What takes part in a session besides the script, in the order they are asked."""
+        parts: list[SessionPart] = [LiveAnalysisPart(hw.camera, hw.microphone.rate),
+                                    PhotoPart(self.recorder)]
+        badge_reader = self._badge_reader()
+        if badge_reader is not None:
+            parts.append(BadgePart(badge_reader, hw.camera))
+        parts.append(AnswerWindowPart())
+        return parts
 
     def _badge_reader(self):
         """With a roster configured: the reader of staff badges, against the roster only if it
@@ -143,13 +158,25 @@ class Appliance:
         return BadgeReader(roster)
 
     def start_fleet(self, *, request_stop: Callable[[int], None],
-                    logs: Callable[[int], str]) -> None:
+                    logs: Callable[[int], str], journal: bool | None = None,
+                    supervised: bool | None = None) -> None:
         """Connect to the fleet broker if one is configured: state, telemetry, events,
-        checkpoints, commands."""
-        hooks = ApplianceHooks(self.view, self.uplinks, config=self.config, clock=self.clock,
-                               locate=self.hardware.panel.locate, request_stop=request_stop,
-                               logs=logs, simulated=self.hardware.simulated)
-        self.uplinks.start_fleet(hooks)
+        checkpoints, commands. ``logs(lines)``: what this process kept; ``journal``: read the
+        journal for fetch-logs (default: when our stderr is the journal); ``supervised``: a
+        service manager starts the daemon again after a restart (default: systemd's
+        INVOCATION_ID or NOTIFY_SOCKET is set)."""
+        import os
+        from firmware.unit.fleet.journal_logs import JournalLogs
+        from firmware.unit.logs import under_journal
+        if supervised is None:
+            supervised = bool(os.environ.get("INVOCATION_ID") or os.environ.get("NOTIFY_SOCKET"))
+        hooks = ApplianceHooks(
+            self.view, self.uplinks, config=self.config, clock=self.clock,
+            locate=self.hardware.panel.locate, request_stop=request_stop,
+            logs=JournalLogs(logs, journal=under_journal() if journal is None else journal),
+            record_config=lambda config: record_effective_config(self.evidence, config),
+            simulated=self.hardware.simulated, supervised=supervised)
+        self.uplinks.start_fleet(hooks, simulated=self.hardware.simulated)
 
     # -- listeners -----------------------------------------------------------------------------
     def add_record_listener(self, fn: Callable[[Record], None]) -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 from drivers.clock import Clock
 from firmware.people import People, needs_elder_variant
 from firmware.unit.control import ControlError
-from firmware.unit.session.flow import Binding
+from firmware.unit.session.binding import Binding
 from firmware.unit.session.script import ScriptTemplate
 
 

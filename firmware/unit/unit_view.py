@@ -13,7 +13,8 @@ from firmware.config.model import Config
 from firmware.evidence.store import Evidence
 from firmware.unit.recorder import Recorder
 from firmware.unit.recording_gate import RecordingGate
-from firmware.unit.session.flow import FlowSnapshot, SessionFlow
+from firmware.unit.session.binding import FlowSnapshot
+from firmware.unit.session.flow import SessionFlow
 from firmware.unit.session.selftest import SelfTest
 from firmware.unit.uplinks import Uplinks
 
@@ -59,13 +60,23 @@ class UnitView:
         head = self._evidence.head
         return (head.seq, head.hash) if head else (0, "")
 
+    def damage(self) -> list[int]:
+        """Unacknowledged DAMAGE records (recording is refused until a technician acks)."""
+        return self._evidence.unacknowledged_damage()
+
+    def recording_blocked(self) -> tuple[str, str] | None:
+        """Why RECORD would be refused now (reason code, detail), or None."""
+        return self._gate.blocked()
+
     def disk(self) -> shutil._ntuple_diskusage:
         return shutil.disk_usage(self._config.spool.path)
 
     def state(self) -> UnitState:
         snap = self._flow.snapshot
         if snap.state == "recording" and snap.session_id:
-            return UnitState("recording", f"session {snap.session_id}")
+            lost = sorted(d for d, h in self.device_health().items() if h == "lost")
+            return UnitState("recording", f"session {snap.session_id}"
+                             + "".join(f"; {d} lost" for d in lost))
         if snap.state in ("fault", "selftest_failed"):
             last = self._selftest.last
             failed = last.failed if last else []

@@ -1,9 +1,14 @@
 """The unit's connections outward: the evidence uploader (S3) and the fleet agent (MQTT).
 
-Starting them, feeding them (records as they become durable, session ends, state changes),
-and keeping their health: a failure of either is not only logged, it shows in
-``dualrec status`` (``uplinks``), in the fleet's state and telemetry, on the STATUS LED, and in
-the watchdog's idea of health.
+Starting them, feeding them, and keeping their health: a failure of either is not only logged,
+it shows in ``dualrec status`` (``uplinks``), in the fleet's state, telemetry and a ``fault``
+event, on the STATUS LED, and in the watchdog's idea of health.
+
+What the fleet hears comes from the evidence chain as it becomes durable (:meth:`on_record`:
+session starts and ends with why they ended, device faults, self-tests, refusals; see
+:mod:`firmware.unit.fleet.chain_events`), plus a ``boot`` event when the agent starts (how the
+previous run ended: :mod:`firmware.unit.fleet.boot_report`) and a ``fault`` when the flow
+fails. The contract is docs/asyncapi/dualrec-mqtt-v1.yaml.
 """
 from __future__ import annotations
 
@@ -11,18 +16,23 @@ import logging
 import threading
 from typing import Any
 
+from firmware import __version__
 from firmware.config.model import Config
-from firmware.evidence import records
 from firmware.evidence.records import Record
 from firmware.evidence.spool import Spool
 from firmware.evidence.store import Evidence
+from firmware.unit.fleet.boot_report import boot_data, recovered_session_ends
+from firmware.unit.fleet.chain_backlog import ChainBacklog
+from firmware.unit.fleet.chain_events import ChainEvents, interrupted
+from firmware.unit.fleet.last_session import LastSession
 from firmware.unit.status_light import StatusLight
 
 log = logging.getLogger(__name__)
 
-#: Chain events the fleet hears about as they happen (their data hold no personal information;
-#: the agent checks that again before anything is published).
+#: Chain EVENT kinds the fleet hears about as they happen (as events of the same kind, or as
+#: ``fault``); their data hold no personal information, and the agent checks that again.
 FLEET_EVENTS = ("selftest", "record_refused", "device_lost", "badge_refused", "disk_low")
+UPLINK_PARTS = ("sync", "fleet")
 
 
 class Uplinks:
@@ -35,15 +45,33 @@ class Uplinks:
         self._failures: dict[str, str] = {}
         self.uploader = None
         self.agent = None
+        spool = Spool(config.spool.path)
+        head = evidence.head
+        self._events = ChainEvents()
+        self._last_session = LastSession(spool.state_dir / "fleet", self._disk_trouble)
+        self._chain_backlog = ChainBacklog(spool.root, head.seq if head else 0)
+
+    @staticmethod
+    def _disk_trouble(exc: Exception) -> None:
+        log.error("fleet state: %s", exc)
 
     # -- health ---------------------------------------------------------------------------------
     def failed(self, part: str, exc: BaseException) -> None:
-        """An uplink's worker reports it can no longer work."""
+        """An uplink's worker reports it can no longer work (the fleet hears it once per
+        distinct failure)."""
         why = f"{type(exc).__name__}: {exc}"
         log.error("uplink %s failed: %s", part, why)
         with self._lock:
+            new = self._failures.get(part) != why
             self._failures[part] = why
         self._light.set_fault(f"uplink:{part}", why)
+        agent = self.agent
+        if new and part in UPLINK_PARTS and agent is not None:
+            try:
+                agent.event("fault", {"part": part, "reason": "uplink_failed",
+                                      "message": why[:500], "session_id": None, "seq": None})
+            except Exception:  # noqa: BLE001 - the failure itself is logged and shown above
+                log.exception("the fleet could not be told that %s failed", part)
 
     def failures(self) -> dict[str, str]:
         with self._lock:
@@ -73,9 +101,10 @@ class Uplinks:
                                  on_failure=lambda exc: self.failed("sync", exc))
         self.uploader.start()
 
-    def start_fleet(self, hooks: Any) -> None:
+    def start_fleet(self, hooks: Any, *, simulated: bool = False) -> None:
         """Connect to the fleet broker if one is configured (``[mqtt] url`` or the
-        environment's DUALREC_MQTT_URL). ``hooks``: the unit as the agent sees it."""
+        environment's DUALREC_MQTT_URL), then say how this run started (``boot``).
+        ``hooks``: the unit as the agent sees it."""
         from firmware.protocol.mqtt.broker import broker_url
         from firmware.unit.fleet import AgentSettings, FleetAgent
         m = self._config.mqtt
@@ -90,39 +119,78 @@ class Uplinks:
             reconnect_max_s=m.reconnect_max_s)
         self.agent = FleetAgent(settings, hooks, on_error=lambda exc: self.failed("fleet", exc))
         self.agent.start()
+        self._announce_boot(settings.fleet_dir, simulated)
+
+    def _announce_boot(self, fleet_dir, simulated: bool) -> None:
+        from firmware.unit.fleet.lifecycle import take_note
+        recovery = self._evidence.recovery
+        note = take_note(fleet_dir, lambda exc: self.failed("fleet", exc))
+        data = boot_data(recovery, note, firmware=__version__, simulated=simulated,
+                         origin=self._config.origin)
+        self._tell("boot", data)
+        closed = list(recovery.closed_sessions) if recovery else []
+        ends = recovered_session_ends(self._config.spool.path, closed)
+        for sid in closed:
+            ended = interrupted(sid, ends.get(sid, 1))
+            self._last_session.ended(ended)
+            self._tell("session_ended", ended)
 
     # -- feeding --------------------------------------------------------------------------------
-    def on_record(self, record: Record) -> None:
-        """Each record once it is durable: checkpoints are witnessed, some events forwarded."""
+    def _tell(self, kind: str, data: dict[str, Any]) -> None:
         agent = self.agent
         if agent is None:
             return
-        agent.on_record(record)
-        if record.type == records.EVENT and record.data.get("kind") in FLEET_EVENTS:
-            data = {k: v for k, v in record.data.items() if k != "kind"}
-            agent.event(record.data["kind"], {"seq": record.seq, "session": record.session,
-                                              **data})
+        try:
+            agent.event(kind, data)
+        except Exception as exc:  # a refused payload or a full disk: reported, never raised
+            self.failed("fleet", exc)
+
+    def on_record(self, record: Record) -> None:
+        """Each record once it is durable: checkpoints are witnessed, the backlog counted, and
+        what it means told to the fleet."""
+        self._chain_backlog.on_record(record)
+        agent = self.agent
+        stopping = agent.lifecycle.current if agent is not None else None
+        for kind, data in self._events.events_for(record, stopping):
+            if kind == "session_ended":
+                self._last_session.ended(data)
+            self._tell(kind, data)
+        if agent is not None:
+            agent.on_record(record)
 
     def session_ended(self, summary: dict) -> None:
+        """A session's summary (the fleet heard of it from its SESSION_END already)."""
         if self.uploader is not None:
             self.uploader.wake()
-        if self.agent is not None:
-            self.agent.event("session_ended", summary)
 
     def state_changed(self, state: str) -> None:
         if self.agent is not None:
             self.agent.notify_state()
-            if state in ("fault", "selftest_failed"):
-                self.agent.event("fault", {"state": state})
+            if state == "fault":
+                self._tell("fault", {"part": "session", "reason": "flow_fault",
+                                     "message": "the session flow failed; fetch-logs has why",
+                                     "session_id": None, "seq": None})
 
     def sync_now(self) -> dict[str, Any]:
         if self.uploader is None:
-            return {"sync": "disabled"}
+            return {"sync": "disabled", "backlog": None}
         self.uploader.wake()
-        return {"sync": "started", **self.uploader.backlog().as_dict()}
+        b = self.uploader.backlog()
+        return {"sync": "started", "backlog": {"count": b.items, "bytes": b.bytes,
+                                               "oldest_age_s": b.oldest_age_s, "sync": "on"}}
 
     def backlog(self):
         return self.uploader.backlog() if self.uploader is not None else None
+
+    def fleet_backlog(self):
+        """``(Backlog, "on" | "off")``: evidence not yet confirmed in the cloud; with sync off,
+        everything sealed on the chain and not pruned."""
+        if self.uploader is not None:
+            return self.uploader.backlog(), "on"
+        return self._chain_backlog.backlog(), "off"
+
+    def last_session_flags(self) -> list[str]:
+        return self._last_session.flags()
 
     def close(self) -> None:
         for name in ("agent", "uploader"):

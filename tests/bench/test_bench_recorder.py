@@ -2,6 +2,7 @@
 session, recorder CPU against the encoder alone, daemon memory and idle CPU."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,45 +125,51 @@ class DiscardAudio:
 def test_recorder_cpu_against_the_encoder_alone(tmp_path, record_result):
     """CPU of 10 s of recording at 1080p30 + 48 kHz audio through the recorder (segments
     written, hashed, sealed, chained), against the same simulated camera and microphone
-    delivering into nothing for 10 s, both in real time. Targets: ratio ≤ 1.05, and the
-    recorder's overhead ≤ 5 % of one core."""
+    delivering into nothing for 10 s, both in real time. CPU is this process's plus the
+    simulated camera's sensor process's (where the frames are rendered and x264-encoded).
+    Targets: ratio ≤ 1.05, and the recorder's overhead ≤ 5 % of one core."""
     seconds = 10.0
 
-    def run(with_recorder: bool) -> float:
+    def run(with_recorder: bool) -> tuple[float, float]:
+        """(CPU seconds in all, of which in the camera's sensor process)."""
         clock = SystemClock()
         cam = open_camera("sim", clock=clock, width=1920, height=1080, fps=30,
                           bitrate=5_000_000, scene="face")
         mic = open_microphone("sim", clock=clock)
         mic.set_source("silence")
+        sensor_pid = cam.sensor_pid
         if with_recorder:
             ev = Evidence.open(tmp_path / f"spool-{time.monotonic_ns()}", DeviceKey.generate(),
                                clock)
             rec = Recorder(ev, clock, cam, mic)
             sid = ev.start_session()
-            t0 = time.process_time()
+            t0, s0 = time.process_time(), _proc_cpu_s(sensor_pid)
             rec.start(sid)
             time.sleep(seconds)
             rec.stop()
-            used = time.process_time() - t0
+            used, sensor = time.process_time() - t0, _proc_cpu_s(sensor_pid) - s0
             ev.end_session(sid)
             ev.close()
         else:
-            t0 = time.process_time()
+            t0, s0 = time.process_time(), _proc_cpu_s(sensor_pid)
             cam.start(Discard())
             mic.start(DiscardAudio())
             time.sleep(seconds)
             cam.stop()
             mic.stop()
-            used = time.process_time() - t0
+            used, sensor = time.process_time() - t0, _proc_cpu_s(sensor_pid) - s0
         cam.close()
         mic.close()
-        return used
+        return used + sensor, sensor
 
     runs = [(run(False), run(True)) for _ in range(3)]  # interleaved; the least disturbed
-    alone = min(a for a, _ in runs)
-    recorded = min(r for _, r in runs)
+    alone, alone_sensor = min(a for a, _ in runs)
+    recorded, recorded_sensor = min(r for _, r in runs)
     record_result("recorder_cpu_vs_encoder", devices_alone_cpu_s=round(alone, 2),
-                  recorder_cpu_s=round(recorded, 2), ratio=round(recorded / alone, 3),
+                  of_which_camera_sensor_process_s=round(alone_sensor, 2),
+                  recorder_cpu_s=round(recorded, 2),
+                  recorder_of_which_camera_sensor_process_s=round(recorded_sensor, 2),
+                  ratio=round(recorded / alone, 3),
                   overhead_core_percent=round((recorded - alone) / seconds * 100, 2),
                   target="ratio <= 1.05; overhead <= 5 % of a core")
 
@@ -179,23 +186,88 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _sensor_pid(daemon_pid: int) -> int | None:
+    """The daemon's child that runs the simulated camera's sensor, if it has one."""
+    for task in Path(f"/proc/{daemon_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"drivers.camera.sensor_worker" in cmdline:
+                return int(child)
+    return None
+
+
+def _dualrec(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "firmware.cli.main", *args, "--config",
+                           str(config)], capture_output=True, text=True, timeout=60)
+
+
+def _daemon_state(config: Path) -> str | None:
+    out = _dualrec(config, "status")
+    return json.loads(out.stdout)["state"] if out.returncode == 0 else None
+
+
 def test_daemon_memory_and_idle_cpu(tmp_path, record_result):
-    """RSS of `dualrec run` (simulated hardware, the unit's MALLOC_ARENA_MAX=2) when idle, and
-    its CPU over 20 s idle; target ≤ 150 MB and ≤ 2 %. Baseline: a bare Python's RSS."""
+    """RSS of `dualrec run` (simulated hardware at the shipped 1920x1080 30 fps, the unit's
+    MALLOC_ARENA_MAX=2) when idle and its peak over 20 s of a recording, and its CPU over 20 s
+    idle; targets: ≤ 150 MB both, ≤ 2 %. Baseline: a bare Python's RSS in the same run.
+    The simulated camera's sensor process (rendering and libx264, hardware on a real unit) is
+    measured apart and is not the daemon's."""
     config = write_sim_config(tmp_path, small=False)
-    bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(90)"])
+    bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     env = dict(os.environ, MALLOC_ARENA_MAX="2")  # as systemd/dualrec.service sets it
     proc = subprocess.Popen([sys.executable, "-m", "firmware.cli.main", "run", "--config",
                              str(config)], stderr=subprocess.DEVNULL, env=env)
     try:
         time.sleep(40)  # start-up, the first self-test, and the idle memory trim (every 30 s)
+        assert _daemon_state(config) == "idle"
         cpu0, t0 = _proc_cpu_s(proc.pid), time.monotonic()
         time.sleep(20)
         cpu = (_proc_cpu_s(proc.pid) - cpu0) / (time.monotonic() - t0)
         rss, bare_rss = _rss_mb(proc.pid), _rss_mb(bare.pid)
+        assert _dualrec(config, "press", "RECORD").returncode == 0
+        _wait(lambda: _daemon_state(config) == "recording", timeout=30)
+        peak = sensor_peak = 0.0
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            peak = max(peak, _rss_mb(proc.pid))
+            sensor = _sensor_pid(proc.pid)
+            sensor_peak = max(sensor_peak, _rss_mb(sensor) if sensor else 0.0)
+            time.sleep(0.25)
+        assert _daemon_state(config) == "recording"
+        _dualrec(config, "press", "RECORD", "--hold", "2.5")
     finally:
         proc.terminate()
         proc.wait(30)
         bare.kill()
-    record_result("daemon_idle", rss_mb=round(rss, 1), bare_python_rss_mb=round(bare_rss, 1),
-                  idle_cpu_percent=round(cpu * 100, 2), target="rss <= 150 MB, cpu <= 2 %")
+    record_result("daemon_memory", idle_rss_mb=round(rss, 1),
+                  recording_peak_rss_mb=round(peak, 1), bare_python_rss_mb=round(bare_rss, 1),
+                  idle_ratio_to_bare=round(rss / bare_rss, 2),
+                  recording_ratio_to_bare=round(peak / bare_rss, 2),
+                  camera_sensor_process_peak_rss_mb=round(sensor_peak, 1),
+                  idle_cpu_percent=round(cpu * 100, 2),
+                  target="rss <= 150 MB idle and recording, cpu <= 2 %")
+
+
+def test_sim_camera_open_with_its_sensor_process(record_result):
+    """Opening the simulated camera (its sensor process started and ready, a scene set)
+    against a bare Python importing what the sensor must load (NumPy, OpenCV, PyAV)."""
+    runs = 5
+
+    def bare_import_s() -> float:
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import numpy, cv2, av"], check=True)
+        return time.monotonic() - t0
+
+    def open_s() -> float:
+        t0 = time.monotonic()
+        camera = open_camera("sim", clock=SystemClock(), width=1280, height=720, fps=30,
+                             scene="face")
+        took = time.monotonic() - t0
+        camera.close()
+        return took
+
+    bare = sorted(bare_import_s() for _ in range(runs))[runs // 2]
+    opened = sorted(open_s() for _ in range(runs))[runs // 2]
+    record_result("sim_camera_open", median_open_s=round(opened, 3),
+                  bare_python_importing_numpy_cv2_av_s=round(bare, 3),
+                  ratio=round(opened / bare, 2))

@@ -25,7 +25,8 @@ from skimage import data
 
 from drivers.camera.images import analysis_image
 from drivers.camera.scenes import SceneRenderer, _grace_hopper, fit_image
-from drivers.vision import DocumentReader, FaceDetector
+from drivers.vision import VisionService
+from drivers.vision.faces import FaceDetector
 
 W, H = 320, 180
 Box = tuple[float, float, float, float]
@@ -194,13 +195,13 @@ def test_ocr_per_document(record_result, size):
     frames = {scene: SceneRenderer(*size, scene=scene).render(0, 0)
               for scene in ("id_card", "application_form")}
     figures: dict[str, float] = {}
-    with DocumentReader(threads=2) as reader:
+    with VisionService(threads=2) as service:
         began = time.perf_counter()
-        reader.prepare()
+        service.prepare(text=True)
         figures["worker_start_s"] = round(time.perf_counter() - began, 2)
         for scene, frame in frames.items():
-            figures[f"{scene}_s"] = _median_s(lambda: reader.read(frame))
-        figures["worker_peak_rss_mb"] = round(reader.peak_rss_kb / 1024, 1)
+            figures[f"{scene}_s"] = _median_s(lambda: service.read_text(frame))
+        figures["worker_peak_rss_mb"] = round(service.worker_memory_kb()[1] / 1024, 1)
     from rapidocr_onnxruntime import RapidOCR   # the baseline only: never in the daemon
 
     before = _rss_mb()
@@ -222,3 +223,126 @@ def _median_s(run: Callable[[], object]) -> float:
         run()
         times.append(time.perf_counter() - began)
     return round(statistics.median(times), 2)
+
+
+# -- the vision service: the daemon's side of it against OpenCV in the daemon ------------------
+_DAEMON_SIDE = """
+import json, sys
+import numpy as np
+def memory_kb():
+    fields = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+frame, card = np.load(sys.argv[2]), np.load(sys.argv[4])
+still = open(sys.argv[3], "rb").read()
+bare_kb = memory_kb()[0]
+if sys.argv[1] == "service":
+    from drivers.vision import VisionService
+    vision = VisionService()
+    analyse, codes, text = vision.analyse, vision.read_codes, vision.read_text
+else:
+    import cv2
+    from drivers.vision.codes import read_codes as codes
+    from drivers.vision.faces import FaceDetector
+    detector = FaceDetector()
+    def analyse(f):
+        return detector.detect(f), int(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).mean())
+    text = None
+for _ in range(30):
+    analyse(frame)
+assert codes(still, enlarge=True)
+if text is not None:
+    text(card)
+rss_kb, peak_kb = memory_kb()
+print(json.dumps({"bare_kb": bare_kb, "rss_kb": rss_kb, "peak_kb": peak_kb,
+                  "cv2": "cv2" in sys.modules}))
+"""
+
+
+def _daemon_side(mode: str, files: list[str]) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    env = dict(os.environ, MALLOC_ARENA_MAX="2")     # as the unit runs the daemon
+    done = subprocess.run([sys.executable, "-c", _DAEMON_SIDE, mode, *files], env=env,
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True, timeout=600, check=True)
+    return json.loads(done.stdout)
+
+
+def _interleaved_ms(first: Callable[[], object], second: Callable[[], object],
+                    times: int) -> tuple[float, float]:
+    """Median milliseconds of each, called in turn (so a busy moment of this shared machine
+    falls on both alike)."""
+    first(), second()
+    took: tuple[list[float], list[float]] = ([], [])
+    for _ in range(times):
+        for run, into in ((first, took[0]), (second, took[1])):
+            began = time.perf_counter()
+            run()
+            into.append(time.perf_counter() - began)
+    return (round(1000 * statistics.median(took[0]), 1),
+            round(1000 * statistics.median(took[1]), 1))
+
+
+def test_vision_service_latency_and_memory(record_result, tmp_path):
+    """Per call through the worker (niceness 0 here, to see the crossing's own cost) against
+    the same call in this process, same images, same run; the worker's memory; and the
+    daemon's side: a fresh process asking the service against one running OpenCV itself
+    (faces 30 times and a ticket still), both over a bare Python with numpy."""
+    from drivers.vision.codes import read_codes
+    from drivers.vision.ocr_engine import load_engine, read_lines
+    from firmware.people.qr import qr_image
+    frame = analysis_image(SceneRenderer(1280, 720, "two_people").render(0, 0))
+    card = SceneRenderer(640, 360, "id_card").render(0, 0)
+    badge = frame.copy()
+    code = qr_image("DRSTAFF1:S0001:1:" + "A" * 86, module_px=2)
+    badge[:code.shape[0], :code.shape[1]] = code      # 2 px a module, as a badge held up
+    still_scene = SceneRenderer(1920, 1080, "pattern").render(0, 0)
+    ticket = qr_image("DRT1:" + "7" * 640, module_px=4)
+    still_scene[100:100 + ticket.shape[0], 600:600 + ticket.shape[1]] = ticket
+    still = cv2.imencode(".jpg", still_scene, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    figures: dict[str, float] = {}
+    with VisionService(threads=2, niceness=0) as service, FaceDetector() as detector:
+        began = time.perf_counter()
+        service.prepare()
+        figures["worker_start_s"] = round(time.perf_counter() - began, 2)
+        engine = load_engine(2)
+        assert service.read_codes(badge) and service.read_codes(still, enlarge=True)
+        calls = {
+            "analyse": (lambda: service.analyse(frame),
+                        lambda: (detector.detect(frame),
+                                 int(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).mean())), 30),
+            "badge_codes": (lambda: service.read_codes(badge),
+                            lambda: read_codes(badge), 30),
+            "still_codes": (lambda: service.read_codes(still, enlarge=True),
+                            lambda: read_codes(still, enlarge=True), 10),
+            "text": (lambda: service.read_text(card),
+                     lambda: read_lines(engine, card, 960), 5),
+        }
+        for name, (through, here, times) in calls.items():
+            if name == "text":   # what a recording session holds: faces and codes only
+                figures["steady_worker_rss_mb"] = round(service.worker_memory_kb()[0] / 1024,
+                                                        1)
+            figures[f"{name}_ms"], figures[f"{name}_in_process_ms"] = \
+                _interleaved_ms(through, here, times)
+            figures[f"{name}_ratio"] = round(figures[f"{name}_ms"]
+                                             / figures[f"{name}_in_process_ms"], 2)
+        rss_kb, peak_kb = service.worker_memory_kb()
+        figures["worker_rss_after_ocr_mb"] = round(rss_kb / 1024, 1)
+        figures["worker_peak_rss_mb"] = round(peak_kb / 1024, 1)
+    files = [str(tmp_path / "frame.npy"), str(tmp_path / "still.jpg"), str(tmp_path / "card.npy")]
+    np.save(files[0], frame)
+    (tmp_path / "still.jpg").write_bytes(still)
+    np.save(files[2], card)
+    asking = _daemon_side("service", files)
+    running = _daemon_side("in_process", files)
+    assert not asking["cv2"] and running["cv2"]
+    figures["bare_python_numpy_mb"] = round(asking["bare_kb"] / 1024, 1)
+    figures["daemon_side_service_mb"] = round((asking["rss_kb"] - asking["bare_kb"]) / 1024, 1)
+    figures["daemon_side_opencv_mb"] = round((running["rss_kb"] - running["bare_kb"]) / 1024, 1)
+    figures["daemon_side_opencv_peak_mb"] = round(
+        (running["peak_kb"] - running["bare_kb"]) / 1024, 1)
+    record_result("vision_service", **figures)
+    assert figures["daemon_side_service_mb"] < figures["daemon_side_opencv_mb"]

@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # tests.fleet.harness, also when run as `pytest` (not -m)
     sys.path.insert(0, str(REPO))
 
+from tests.fleet.contract_watch import ContractWatch  # noqa: E402
 from tests.fleet.harness import Broker, FakeHooks, Pki  # noqa: E402
 
 from firmware.unit.fleet.agent import FleetAgent  # noqa: E402
@@ -27,6 +28,25 @@ def broker(tmp_path, pki):
     b = Broker(tmp_path / "broker", pki).start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def contract_watch(broker, pki):
+    """A validating subscriber on the broker: every message a unit publishes during the test
+    must keep the contract (checked at the end of the test)."""
+    cert, key = pki.operator()
+    watch = ContractWatch(broker.operator_port, cert, key, pki.ca_file)
+    yield watch
+    watch.close()
+    watch.assert_clean()
+
+
+@pytest.fixture(autouse=True)
+def _every_publication_keeps_the_contract(request):
+    """Any test of this directory that runs a broker gets the validating subscriber."""
+    if "broker" in request.fixturenames:
+        request.getfixturevalue("contract_watch")
+    yield
 
 
 @pytest.fixture

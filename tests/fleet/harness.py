@@ -27,6 +27,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware.protocol.mqtt.status import DeviceStatus, TelemetrySnapshot
+from firmware.protocol.mqtt.vocabulary import LIVE_SETTINGS
+from firmware.unit.fleet.hooks import Availability, ConfigAnswer, LogExcerpt, UnitAbilities
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_CONF = REPO / "config" / "mosquitto" / "dualrec.conf"
@@ -280,8 +282,12 @@ class FakeHooks:
         self.calls: list[tuple[str, tuple]] = []
         self.state = DeviceStatus("idle", "")
         self.recording = False
-        self.config_answer: tuple[bool, str] = (True, "")
+        self.config_answer = ConfigAnswer(True, "")
+        self.bundle_answer: tuple[bool, str] = (True, "")
         self.logs = "line one\nline two\n"
+        self.previous_logs = "previous run\nwatchdog timeout\n"
+        self.can_restart = Availability(True)
+        self.can_reboot = Availability(True)
         self.chain_seq = 7
         self.snapshot_extra: dict[str, Any] = {}
         self.fail: dict[str, Exception] = {}
@@ -313,19 +319,26 @@ class FakeHooks:
                       backlog_count=3, backlog_bytes=12_345_678, backlog_oldest_age_s=42.0,
                       cpu_temp_c=51.5, clock_synced=True, clock_offset_ms=1.5,
                       firmware="0.1.0", chain_seq=self.chain_seq, chain_hash="ab" * 32,
-                      camera="ok", microphone="ok", pad="missing", flags=("test-flag",))
+                      camera="ok", microphone="ok", pad="missing",
+                      flags=("last-session:silent_answer",))
         values.update(self.snapshot_extra)
         return TelemetrySnapshot(**values)
 
     def is_recording(self) -> bool:
         return self.recording
 
+    def abilities(self) -> UnitAbilities:
+        return UnitAbilities(firmware="0.1.0", simulated=True, restart=self.can_restart,
+                             reboot=self.can_reboot, journal=False,
+                             live_settings=LIVE_SETTINGS)
+
     def locate(self, seconds: float) -> None:
         self._call("locate", seconds)
 
     def sync_now(self) -> dict:
         self._call("sync_now")
-        return {"queued": 2}
+        return {"sync": "started", "backlog": {"count": 2, "bytes": 10, "oldest_age_s": 1.5,
+                                               "sync": "on"}}
 
     def verify(self) -> dict:
         self._call("verify")
@@ -333,18 +346,18 @@ class FakeHooks:
                 "findings": [], "notes": [], "sessions": ["s1"], "files_checked": 4,
                 "bytes_checked": 1000, "device_id": "dr-unit-a", "first_seq": 1}
 
-    def apply_config(self, desired: dict, version: int) -> tuple[bool, str]:
+    def apply_config(self, desired: dict, version: int) -> ConfigAnswer:
         self._call("apply_config", desired, version)
         return self.config_answer
 
     def apply_config_bundle(self, bundle: bytes) -> tuple[bool, str]:
         self._call("apply_config_bundle", bundle)
-        return self.config_answer
+        return self.bundle_answer
 
     def config_status(self) -> dict:
         return {"effective": {"sha256": "ef" * 32, "set_config_version": 0, "bundle_serial": 0},
                 "accepted": {"set_config_version": 0, "bundle_serial": 0}, "pending": False,
-                "applies": "at the next restart", "refused": []}
+                "pending_keys": [], "applies": "at the next restart", "refused": []}
 
     def restart(self, force: bool) -> None:
         self._call("restart", force)
@@ -352,6 +365,8 @@ class FakeHooks:
     def reboot(self, force: bool) -> None:
         self._call("reboot", force)
 
-    def fetch_logs(self, lines: int) -> str:
-        self._call("fetch_logs", lines)
-        return self.logs
+    def fetch_logs(self, lines: int, run: str) -> LogExcerpt:
+        self._call("fetch_logs", lines, run)
+        if run == "previous":
+            return LogExcerpt(self.previous_logs, "journal", "")
+        return LogExcerpt(self.logs, "process", "")

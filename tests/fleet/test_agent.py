@@ -71,9 +71,14 @@ def test_every_checkpoint_is_published(make_agent, hooks, operator, tmp_path, de
 @pytest.mark.parametrize("command, args, hook, expect", [
     ("ping", {}, None, {"pong": True}),
     ("locate", {"seconds": 5}, ("locate", (5.0,)), {"seconds": 5}),
-    ("sync-now", {}, ("sync_now", ()), {"sync": {"queued": 2}}),
-    ("fetch-logs", {"lines": 10}, ("fetch_logs", (10,)),
-     {"lines": 2, "truncated": False, "text": "line one\nline two\n"}),
+    ("sync-now", {}, ("sync_now", ()), {"sync": "started", "backlog": {
+        "count": 2, "bytes": 10, "oldest_age_s": 1.5, "sync": "on"}}),
+    ("fetch-logs", {"lines": 10}, ("fetch_logs", (10, "current")),
+     {"lines": 2, "truncated": False, "text": "line one\nline two\n", "run": "current",
+      "source": "process", "note": ""}),
+    ("fetch-logs", {"lines": 10, "run": "previous"}, ("fetch_logs", (10, "previous")),
+     {"lines": 2, "truncated": False, "text": "previous run\nwatchdog timeout\n",
+      "run": "previous", "source": "journal", "note": ""}),
     ("restart", {}, ("restart", (False,)), {"accepted": True, "force": False}),
     ("reboot", {"force": True}, ("reboot", (True,)), {"accepted": True, "force": True}),
 ])
@@ -130,7 +135,7 @@ def test_restart_waits_for_the_session_to_end_unless_forced(make_agent, hooks, o
     operator.follow([topics.device_topic(A, topics.EVENTS)],
                     lambda m: events.append(json.loads(m.payload)) or False, duration=5)
     assert events[0]["kind"] == "restart"
-    assert events[0]["data"] == {"command_id": "r-1", "deferred": True}
+    assert events[0]["data"] == {"command_id": "r-1", "deferred": True, "force": False}
     forced = operator.request([A], "reboot", {"force": True}, timeout=5)[A]
     assert forced["result"] == {"accepted": True, "force": True}
     wait_until(lambda: hooks.called("reboot") == [(True,)])

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from firmware.protocol.mqtt import topics
+from firmware.protocol.mqtt import payloads, topics
+from firmware.protocol.mqtt.status import DeviceStatus
 from tests.fleet.harness import raw_client, wait_until
 
 A, B = "dr-unit-a", "dr-unit-b"
@@ -30,8 +31,11 @@ def watcher(broker, pki, *filters):
 def test_a_unit_cannot_publish_as_another(broker, pki):
     op = watcher(broker, pki, topics.all_devices("#"))
     a = unit(broker, pki, A)
-    forged = a.client.publish(topics.device_topic(B, topics.STATE), b'{"state":"idle"}', qos=1)
-    own = a.client.publish(topics.device_topic(A, topics.STATE), b'{"state":"idle"}', qos=1)
+    state = payloads.state_payload(A, "", DeviceStatus("idle"), time.time())
+    forged = a.client.publish(topics.device_topic(B, topics.STATE),
+                              payloads.encode({**state, "device": B}), qos=1, retain=True)
+    own = a.client.publish(topics.device_topic(A, topics.STATE), payloads.encode(state), qos=1,
+                           retain=True)
     wait_until(lambda: own.mid in a.pubacks and forged.mid in a.pubacks, what="PUBACKs")
     assert a.pubacks[forged.mid].is_failure          # 0x87 not authorized
     assert not a.pubacks[own.mid].is_failure

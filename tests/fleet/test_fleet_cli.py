@@ -49,7 +49,8 @@ def test_devices_table_and_json(fleet, cli):
     assert lines[0].split()[:3] == ["DEVICE", "BRANCH", "STATE"]
     row_b = next(line for line in lines if line.startswith(B))
     for cell in ("0452", "recording", "1.0GB (2%)", "UNSYNCED", "0.1.0", "7:abababababab",
-                 "disk-low", "clock-unsynced", "camera-fault", "pad-missing", "test-flag"):
+                 "disk-low", "clock-unsynced", "camera-fault", "pad-missing",
+                 "last-session:silent_answer"):
         assert cell in row_b, cell
     assert lines[-1].startswith("3 units: 2 idle, 1 recording")
     code, out, _ = cli("devices", "--json", "--branch", "0451")

@@ -22,11 +22,17 @@ def collector(broker, pki):
     return c
 
 
+def fault(n: int) -> dict:
+    """A fault event's data (as the contract has it) carrying a number in its message."""
+    return {"part": "camera", "reason": "device_lost", "message": f"n={n}", "session_id": None,
+            "seq": None}
+
+
 def stream(c) -> list[tuple[str, object]]:
     out = []
     for m in list(c.messages):
         p = json.loads(m.payload)
-        out.append(("event", p["data"]["n"]) if m.topic.endswith("/events")
+        out.append(("event", int(p["data"]["message"][2:])) if m.topic.endswith("/events")
                    else ("checkpoint", p["seq"]))
     return out
 
@@ -36,7 +42,7 @@ def test_the_outbox_drains_in_order_after_a_broker_restart(broker, pki, make_age
     from firmware.evidence.store import Evidence
     c = collector(broker, pki)
     agent = make_agent(hooks)
-    agent.event("self_test", {"n": -1})
+    agent.event("fault", fault(-1))
     wait_until(lambda: len(c.messages) == 1, what="the first event")
     broker.stop()
     wait_until(lambda: not agent.connected.is_set(), what="the agent to notice")
@@ -49,7 +55,7 @@ def test_the_outbox_drains_in_order_after_a_broker_restart(broker, pki, make_age
     with Evidence.open(tmp_path / "spool", device_key, clock, device_id=A, checkpoint_every=4,
                        on_record=on_record) as ev:
         for n in range(12):
-            agent.event("session_note", {"n": n})
+            agent.event("fault", fault(n))
             expected.append(("event", n))
             ev.event("press", {"button": "NEXT"})
     assert len(agent.outbox) == len(expected) > 12
@@ -65,7 +71,7 @@ def test_nothing_is_lost_across_an_agent_restart(broker, pki, make_agent, hooks)
     agent = make_agent(hooks)
     broker.stop()
     for n in range(5):
-        agent.event("fault", {"n": n, "part": "camera"})
+        agent.event("fault", fault(n))
     agent.stop()                                    # the unit restarts while offline
     broker.start()
     make_agent(hooks)                               # a new agent on the same state directory
@@ -80,7 +86,7 @@ def test_a_corrupted_outbox_file_is_named_set_aside_and_the_rest_delivered(broke
     agent = make_agent(hooks)
     broker.stop()
     for n in range(4):
-        agent.event("fault", {"n": n})
+        agent.event("fault", fault(n))
     agent.stop()
     bad = agent.settings.outbox_dir / "000000000002.json"
     bad.write_text('{"v": 1, "kind": "ev')

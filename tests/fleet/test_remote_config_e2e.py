@@ -64,7 +64,8 @@ class Unit:
     def start(self) -> Appliance:
         self.stop = threading.Event()
         self.app = Appliance(with_desired_config(self.base), clock=SimClock(realtime=True))
-        self.app.start_fleet(request_stop=lambda code: self.stop.set(), logs=lambda n: "")
+        self.app.start_fleet(request_stop=lambda code: self.stop.set(), logs=lambda n: "",
+                             supervised=True)   # as under systemd, which starts it again
         assert self.app.agent.ready.wait(10), "the unit did not connect"
         return self.app
 
@@ -122,20 +123,35 @@ def test_an_operator_cannot_weaken_the_unit(unit, operator):
         assert why in answer[DEVICE]["error"]["message"], answer
     last = reported(operator)["last_rejection"]
     assert last["version"] == len(ATTACKS) and "checkpoint_every" in last["reason"]
-    # an allowed change is accepted, and reported as pending, not as in effect
+    # a live setting changes at once: in effect, nothing pending, on the chain
     ok = operator.request([DEVICE], "set-config", {"version": 20, "desired": {
         "mqtt": {"telemetry_interval_s": 7.5}}}, timeout=10)[DEVICE]
-    assert ok["ok"] and "next restart" in ok["result"]["note"]
+    assert ok["ok"] and ok["result"]["applied_now"] == ["mqtt.telemetry_interval_s"]
+    assert ok["result"]["at_restart"] == [] and "changed at once" in ok["result"]["note"]
     wait_until(lambda: reported(operator).get("version") == 20)
     doc = reported(operator)
-    assert doc["pending"] is True and doc["effective"]["set_config_version"] == 0
-    assert doc["accepted"]["set_config_version"] == 20
+    assert doc["pending"] is False and doc["effective"]["set_config_version"] == 20
+    spool = Path(app.config.spool.path)
+    assert config_events(spool)[-1]["changed"] == {
+        "mqtt.telemetry_interval_s": {"from": "5.0", "to": "7.5"}}
+    # one that needs a restart is accepted and reported as pending, not as in effect
+    later = operator.request([DEVICE], "set-config", {"version": 21, "desired": {
+        "mqtt": {"keepalive_s": 20}}}, timeout=10)[DEVICE]
+    assert later["ok"] and later["result"]["at_restart"] == ["mqtt.keepalive_s"]
+    assert "next restart" in later["result"]["note"]
+    assert later["result"]["config"] == {"mqtt": {"telemetry_interval_s": 7.5,
+                                                  "keepalive_s": 20}}   # merged, not replaced
+    wait_until(lambda: reported(operator).get("version") == 21)
+    doc = reported(operator)
+    assert doc["pending"] is True and doc["pending_keys"] == ["mqtt.keepalive_s"]
+    assert (doc["effective"]["set_config_version"], doc["accepted"]["set_config_version"]) \
+        == (20, 21)
     app = unit.restart(operator)
     assert non_operational(app.config) == base
-    assert app.config.mqtt.telemetry_interval_s == 7.5
+    assert (app.config.mqtt.telemetry_interval_s, app.config.mqtt.keepalive_s) == (7.5, 20)
     wait_until(lambda: reported(operator).get("pending") is False, timeout=10)
-    changes = config_events(Path(app.config.spool.path))[-1]["changed"]
-    assert changes == {"mqtt.telemetry_interval_s": {"from": "5.0", "to": "7.5"}}
+    changes = config_events(spool)[-1]["changed"]
+    assert changes == {"mqtt.keepalive_s": {"from": "30", "to": "20"}}
 
 
 def test_a_signed_bundle_changes_sync_and_encryption_and_is_on_the_chain(

@@ -77,7 +77,7 @@ def test_an_unreachable_broker_is_no_error_and_stop_is_prompt(tmp_path):
     agent = FleetAgent(settings(tmp_path, url="mqtt://127.0.0.1:9", reconnect_min_s=0.05,
                                 reconnect_max_s=0.1), FakeHooks(), environ={})
     agent.start()
-    agent.event("self_test", {"ok": True})          # queued on disk meanwhile
+    agent.event("selftest", {"ok": True, "failed": [], "checks": {}, "seq": 1})          # queued on disk meanwhile
     time.sleep(0.3)
     start = time.monotonic()
     agent.stop()

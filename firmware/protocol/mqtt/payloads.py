@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from typing import Any
 
 from firmware.protocol.mqtt.status import DeviceStatus, TelemetrySnapshot
+from firmware.protocol.mqtt.vocabulary import EVENT_KINDS
 
 VERSION = 1
-EVENT_KIND = re.compile(r"[a-z][a-z0-9_.-]{0,47}")
+RESPONSE_EXPIRY_S = 600
+"""MessageExpiryInterval of a command's answer: an operator who went away does not get it
+from a persistent session hours later."""
 
 
 def encode(payload: dict[str, Any]) -> bytes:
@@ -60,9 +62,9 @@ def telemetry_payload(device: str, branch: str, snapshot: TelemetrySnapshot, out
 def event_payload(device: str, kind: str, data: dict[str, Any], event_id: str,
                   ts: float) -> dict[str, Any]:
     """One ``events`` message; ``ts`` is when it happened (it may be delivered much later)."""
-    if not isinstance(kind, str) or not EVENT_KIND.fullmatch(kind):
-        raise ValueError(f"event kind {kind!r} must be lowercase letters, digits, '_', '.', "
-                         "'-' (at most 48)")
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"event kind {kind!r} is not one of the contract's: "
+                         f"{', '.join(EVENT_KINDS)}")
     if not isinstance(data, dict):
         raise ValueError(f"event data must be a dict, not {type(data).__name__}")
     return {"v": VERSION, "device": device, "id": event_id, "kind": kind, "ts": utc_iso(ts),

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-STATES = ("online", "idle", "recording", "fault")
+from firmware.protocol.mqtt import vocabulary
+
+STATES = tuple(s for s in vocabulary.STATES if s != "offline")
 """What :meth:`DeviceHooks.current_state` may answer. ``online``: up, nothing more specific
-yet (starting). ``offline`` is never reported by the unit: the broker publishes it (Last Will)."""
-HEALTH = ("ok", "degraded", "fault", "missing", "unknown")
+yet (starting). ``offline`` is never reported as a state of a running unit: the broker publishes
+it (Last Will), and the unit at a clean stop."""
+HEALTH = vocabulary.HEALTH
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,11 @@ class TelemetrySnapshot:
 
     Sizes in bytes, ages in seconds, temperature in °C, clock offset in milliseconds (the
     kernel's estimated error of CLOCK_REALTIME). ``backlog_*``: evidence not yet confirmed in
-    the cloud (``backlog_oldest_age_s`` None when there is none). ``chain_seq``/``chain_hash``:
-    the ledger's head. ``camera``/``microphone``/``pad``: one of :data:`HEALTH`. ``flags``:
-    short quality flags the operators should see (``"last-session:audio-clipped"``).
+    the cloud (``backlog_oldest_age_s`` None when there is none); ``backlog_sync``: ``"on"``,
+    or ``"off"`` when the uploader is disabled (nothing gets confirmed). ``chain_seq``/
+    ``chain_hash``: the ledger's head. ``camera``/``microphone``/``pad``: one of :data:`HEALTH`.
+    ``flags``: words of :func:`~firmware.protocol.mqtt.vocabulary.telemetry_flags`
+    (``"last-session:silent_answer"``), sorted, each once.
     """
 
     disk_free_bytes: int
@@ -50,8 +55,11 @@ class TelemetrySnapshot:
     microphone: str = "unknown"
     pad: str = "unknown"
     flags: tuple[str, ...] = field(default_factory=tuple)
+    backlog_sync: str = "on"
 
     def __post_init__(self) -> None:
+        if self.backlog_sync not in ("on", "off"):
+            raise ValueError(f"backlog_sync {self.backlog_sync!r} is not 'on' or 'off'")
         for part in ("camera", "microphone", "pad"):
             if getattr(self, part) not in HEALTH:
                 raise ValueError(f"{part} health {getattr(self, part)!r} is not one of "
@@ -61,11 +69,12 @@ class TelemetrySnapshot:
         """The telemetry fields of the MQTT payload (docs/mqtt.md, ``telemetry``)."""
         return {"disk": {"free_bytes": self.disk_free_bytes, "total_bytes": self.disk_total_bytes},
                 "backlog": {"count": self.backlog_count, "bytes": self.backlog_bytes,
-                            "oldest_age_s": self.backlog_oldest_age_s},
+                            "oldest_age_s": self.backlog_oldest_age_s,
+                            "sync": self.backlog_sync},
                 "cpu_temp_c": self.cpu_temp_c,
                 "clock": {"synced": self.clock_synced, "offset_ms": self.clock_offset_ms},
                 "firmware": self.firmware,
                 "chain": {"seq": self.chain_seq, "hash": self.chain_hash},
                 "health": {"camera": self.camera, "microphone": self.microphone,
                            "pad": self.pad},
-                "flags": list(self.flags)}
+                "flags": sorted(set(self.flags))}

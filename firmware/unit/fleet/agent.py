@@ -7,17 +7,22 @@ Wiring (the daemon)::
                        hooks, on_error=report)
     agent.start()                       # returns at once; connects (and reconnects) by itself
     Evidence.open(..., on_record=agent.on_record)   # every CHECKPOINT is published
-    agent.event("session_ended", {"session": sid, "quality": "ok"})
+    agent.event("session_ended", {...})  # kinds and data: the contract (docs/asyncapi/)
     agent.notify_state()                # after recording starts or stops: publish state now
     agent.stop()                        # clean stop: state "offline" (reason "stopped")
 
 Threads: paho's network thread, a ticker (state, telemetry, deferred restarts), the outbox
 sender, and two command workers. None of them raises into the caller: failures go to
-``on_error`` (and the log). Nothing is published that fails :mod:`firmware.protocol.mqtt.privacy`.
+``on_error`` (and the log); an operator's bad input (a malformed ``config/desired``) is not a
+failure of the agent, it is answered in ``config/reported``. Nothing is published that fails
+:mod:`firmware.protocol.mqtt.privacy`.
+
+Commands are subscribed with retain handling 2 (a retained command on the broker is never
+delivered at subscription) and retain-as-published (a command published with the retain flag
+is recognised and refused, never run).
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,17 +32,20 @@ from typing import Any, Callable, Mapping
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from firmware import __version__
 from firmware.evidence import records
-from firmware.protocol.mqtt import payloads, topics
-from firmware.unit.fleet.command_runner import CommandRunner, Reply
-from firmware.unit.fleet.commands import CommandHandlers
+from firmware.protocol.mqtt import payloads, topics, vocabulary
+from firmware.unit.fleet.command_runner import QUEUE_LIMIT, CommandRunner, Reply
+from firmware.unit.fleet.commands import MAX_COMMAND_BYTES, MAX_LOG_BYTES, SPECS, CommandHandlers
 from firmware.protocol.mqtt.connection import certificate_cn, make_client
 from firmware.unit.fleet.delivery import AckBook, OutboxSender
 from firmware.unit.fleet.desired_config import ConfigShadow
 from firmware.protocol.mqtt.errors import FleetError, FleetSettingsError
 from firmware.protocol.mqtt.status import DeviceStatus
 from firmware.unit.fleet.hooks import DEVICE_HOOK_METHODS, DeviceHooks
+from firmware.unit.fleet.lifecycle import Lifecycle
 from firmware.unit.fleet.outbox import Outbox
 from firmware.protocol.mqtt.privacy import check_payload, check_witness
 from firmware.unit.fleet.settings import AgentSettings
@@ -45,6 +53,9 @@ from firmware.unit.fleet.state_files import ResponseCache
 from firmware.evidence.records import Record
 
 log = logging.getLogger(__name__)
+
+CONTRACT_VERSION = "1.1.0"
+"""The version of docs/asyncapi/dualrec-mqtt-v1.yaml this agent keeps (a test checks it)."""
 
 
 class FleetAgent:
@@ -75,7 +86,11 @@ class FleetAgent:
                                          "would refuse everything it publishes")
         self.outbox = Outbox(settings.outbox_dir)
         self.cache = ResponseCache(settings.fleet_dir / "commands.json", self._report)
-        self.shadow = ConfigShadow(settings.fleet_dir / "config.json", self._report)
+        self.shadow = ConfigShadow(settings.fleet_dir / "config.json", self.device_id,
+                                   self._report)
+        self.lifecycle = Lifecycle(hooks, settings.fleet_dir, event=self.event,
+                                   report=self._report)
+        self._interval = settings.telemetry_interval_s
         self.connected = threading.Event()    # the broker accepted the connection
         self.ready = threading.Event()        # ... and the command subscriptions
         self._sub_mid = -1
@@ -83,7 +98,6 @@ class FleetAgent:
         self._stopping = threading.Event()
         self._tick = threading.Event()
         self._lock = threading.Lock()
-        self._pending: tuple[str, str] | None = None   # (restart|reboot, command id)
         self._published_state: DeviceStatus | None = None
         self._last_tick_error = ""
         self._next_telemetry = 0.0                     # time.monotonic() of the next telemetry
@@ -119,8 +133,11 @@ class FleetAgent:
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         self._client = client
-        handlers = CommandHandlers(self.hooks, self.shadow, defer=self._defer,
+        handlers = CommandHandlers(self.hooks, self.shadow, defer=self.lifecycle.defer,
+                                   begin=self.lifecycle.begin,
                                    agent_status=self._agent_status,
+                                   telemetry=self._telemetry_payload,
+                                   capabilities=self.capabilities,
                                    config_changed=self._publish_reported)
         self._runner = CommandRunner(self.device_id, handlers, self.cache, self._respond,
                                      self._report)
@@ -152,9 +169,10 @@ class FleetAgent:
             self._sender.wake()
 
     def event(self, kind: str, data: dict[str, Any] | None = None) -> None:
-        """Queue an event (``session_started``, ``session_ended``, ``fault``, ``self_test``; see
-        docs/mqtt.md). Durable when this returns. ValueError (PersonalDataError among them) for a
-        bad kind or a payload with personal data; StorageError when the disk refuses it."""
+        """Queue an event (a kind of the contract: ``boot``, ``session_started``, ``fault``...,
+        docs/mqtt.md). Durable when this returns. ValueError (PersonalDataError among them) for
+        a kind the contract does not know or a payload with personal data; StorageError when
+        the disk refuses it."""
         payload = payloads.event_payload(self.device_id, kind, dict(data or {}),
                                          uuid.uuid4().hex, time.time())
         check_payload(payload)
@@ -165,6 +183,33 @@ class FleetAgent:
     def notify_state(self) -> None:
         """The state may have changed: publish it at once rather than at the next tick."""
         self._tick.set()
+
+    def set_telemetry_interval(self, seconds: float) -> None:
+        """Publish telemetry every ``seconds`` from now on (an operator's set-config)."""
+        if not 0.05 <= seconds <= 86400:
+            raise ValueError(f"telemetry interval {seconds} must be 0.05..86400 seconds")
+        self._interval = float(seconds)
+        self._next_telemetry = 0.0
+        self._tick.set()
+
+    def set_reconnect(self, min_s: float, max_s: float) -> None:
+        """Reconnect with a backoff doubling from ``min_s`` to ``max_s`` seconds from now on."""
+        if not 0 < min_s <= max_s:
+            raise ValueError(f"reconnect backoff {min_s}..{max_s}: must be > 0 and min <= max")
+        if self._client is not None:
+            self._client.reconnect_delay_set(min_s, max_s)
+
+    def capabilities(self) -> dict[str, Any]:
+        """What this unit speaks and can do (the ``capabilities`` command)."""
+        can = self.hooks.abilities()
+        return {"firmware": can.firmware or __version__, "contract": CONTRACT_VERSION,
+                "topic_version": "v1", "commands": list(SPECS),
+                "events": list(vocabulary.EVENT_KINDS), "live_settings": list(can.live_settings),
+                "limits": {"request_bytes": MAX_COMMAND_BYTES, "log_bytes": MAX_LOG_BYTES,
+                           "queued_commands": QUEUE_LIMIT,
+                           "remembered_answers": self.cache.size},
+                "restart": can.restart.as_payload(), "reboot": can.reboot.as_payload(),
+                "logs": {"journal": can.journal}, "simulated": can.simulated}
 
     def stop(self, timeout: float = 5.0) -> None:
         """Publish state ``offline`` (reason "stopped") if connected, disconnect, stop every
@@ -227,6 +272,7 @@ class FleetAgent:
 
     def _respond(self, response: dict[str, Any], reply: Reply) -> None:
         props = Properties(PacketTypes.PUBLISH)
+        props.MessageExpiryInterval = payloads.RESPONSE_EXPIRY_S
         if reply.correlation is not None:
             props.CorrelationData = reply.correlation
         try:
@@ -239,11 +285,12 @@ class FleetAgent:
             self.device_id, self.settings.branch, status, time.time()), qos=1, retain=True)
         self._published_state = status
 
+    def _telemetry_payload(self) -> dict[str, Any]:
+        return payloads.telemetry_payload(self.device_id, self.settings.branch,
+                                          self.hooks.telemetry(), len(self.outbox), time.time())
+
     def _publish_telemetry(self) -> None:
-        snapshot = self.hooks.telemetry()
-        self._publish(topics.TELEMETRY, payloads.telemetry_payload(
-            self.device_id, self.settings.branch, snapshot, len(self.outbox), time.time()),
-            qos=0, retain=True)
+        self._publish(topics.TELEMETRY, self._telemetry_payload(), qos=0, retain=True)
 
     def _publish_reported(self) -> None:
         if self.connected.is_set():
@@ -261,8 +308,10 @@ class FleetAgent:
             return
         log.info("fleet agent %s: connected to %s", self.device_id, self.address.url)
         try:
-            self._sub_mid = client.subscribe([(self._topic(topics.CMD), 1),
-                                              (self._topic(topics.CONFIG_DESIRED), 1)])[1]
+            commands = SubscribeOptions(qos=1, retainAsPublished=True, retainHandling=2)
+            self._sub_mid = client.subscribe([(self._topic(topics.CMD), commands),
+                                              (self._topic(topics.CONFIG_DESIRED),
+                                               SubscribeOptions(qos=1))])[1]
             self.connected.set()
             self._published_state = None   # publish state and telemetry at the next tick
             self._next_telemetry = 0.0
@@ -295,28 +344,30 @@ class FleetAgent:
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         try:
             if msg.topic == self._topic(topics.CMD):
+                if not msg.payload and msg.retain:
+                    return    # a retained command being cleared: not a command
                 props = msg.properties
                 wanted = getattr(props, "ResponseTopic", None) if props else None
                 reply_to = wanted if isinstance(wanted, str) and topics.is_own_response_topic(
                     self.device_id, wanted) else topics.default_response_topic(self.device_id)
                 correlation = getattr(props, "CorrelationData", None) if props else None
-                self._runner.submit(msg.payload, Reply(reply_to, correlation))
+                self._runner.submit(msg.payload, Reply(reply_to, correlation),
+                                    retained=bool(msg.retain))
             elif msg.topic == self._topic(topics.CONFIG_DESIRED) and msg.payload:
                 payload = msg.payload
-                self._runner.submit_call(lambda: self._apply_retained_desired(payload))
+                self._runner.submit_call(lambda: self._apply_desired(payload))
         except Exception as exc:
             self._report(exc)
 
     # -- the ticker and friends --------------------------------------------------------------
     def _tick_loop(self) -> None:
-        interval = self.settings.telemetry_interval_s
         while not self._stopping.is_set():
-            self._tick.wait(min(1.0, interval))
+            self._tick.wait(min(1.0, self._interval))
             self._tick.clear()
             if self._stopping.is_set():
                 return
             try:
-                self._tick_once(interval)
+                self._tick_once(self._interval)
                 self._last_tick_error = ""
             except Exception as exc:
                 if str(exc) != self._last_tick_error:  # report a lasting fault once
@@ -324,8 +375,7 @@ class FleetAgent:
                     self._report(exc)
 
     def _tick_once(self, interval: float) -> None:
-        if self._pending is not None and not self.hooks.is_recording():
-            self._run_deferred()
+        self.lifecycle.run_due()
         if not self.connected.is_set():
             return
         status = self.hooks.current_state()
@@ -336,46 +386,15 @@ class FleetAgent:
             self._next_telemetry = now + interval
             self._publish_telemetry()
 
-    def _defer(self, action: str, cmd_id: str) -> None:
-        with self._lock:
-            if self._pending is None or action == "reboot":  # a reboot covers a restart
-                self._pending = (action, cmd_id)
-
-    def _run_deferred(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        action, cmd_id = pending
-        try:
-            self.event(action, {"command_id": cmd_id, "deferred": True})
-        except Exception as exc:       # the command was accepted: it runs even so
-            self._report(exc)
-        (self.hooks.reboot if action == "reboot" else self.hooks.restart)(False)
-
     def _agent_status(self) -> dict[str, Any]:
         return {"connected": self.connected.is_set(), "broker": self.address.url,
                 "outbox": len(self.outbox), "config_version": self.shadow.version,
-                "pending": self._pending[0] if self._pending else None}
+                "pending": self.lifecycle.pending}
 
-    def _apply_retained_desired(self, payload: bytes) -> None:
-        """A retained ``config/desired``: applied like set-config when its version is newer;
-        the outcome shows in ``config/reported`` (there is no one to answer)."""
+    def _apply_desired(self, payload: bytes) -> None:
+        """A retained ``config/desired`` (there is no one to answer: the outcome, a rejection
+        too, shows in ``config/reported``)."""
         try:
-            raw = json.loads(payload.decode("utf-8"))
-            version, desired = raw["version"], raw["desired"]
-            if isinstance(version, bool) or not isinstance(version, int) \
-                    or not isinstance(desired, dict):
-                raise TypeError("version must be an integer and desired an object")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            self._report(FleetError(f"{self._topic(topics.CONFIG_DESIRED)}: ignored, not "
-                                    f"{{v, version, desired}} ({exc})"))
-            return
-        if version <= self.shadow.version:
-            return
-        try:
-            self.shadow.apply(desired, version, self.hooks)
-        except FleetError as exc:
-            log.warning("desired configuration %d rejected: %s", version, exc)
+            self.shadow.apply_retained(payload, self.hooks)
         finally:
             self._publish_reported()

@@ -1,6 +1,12 @@
 """The unit as the fleet agent sees it: :class:`~firmware.unit.fleet.hooks.DeviceHooks` over
 the unit's read-only view (:class:`~firmware.unit.unit_view.UnitView`), its uplinks and a few
-actions given in; nothing here reaches into the flow, the recorder or the evidence."""
+actions given in; nothing here reaches into the flow, the recorder or the evidence.
+
+Restart and reboot (docs/mqtt.md, commands): a restart ends the daemon with exit status 75,
+which systemd answers by starting it again; without a service manager nothing would, so it is
+refused. A reboot asks systemd (``systemctl reboot``); it is refused without systemd and on
+simulated hardware, where it would reboot the developer's computer rather than a unit.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +20,13 @@ from drivers.clock import Clock
 from firmware import __version__
 from firmware.config.model import Config
 from firmware.errors import ConfigError
+from firmware.protocol.mqtt.errors import FleetError
 from firmware.protocol.mqtt.status import DeviceStatus, TelemetrySnapshot
+from firmware.protocol.mqtt.vocabulary import LIVE_SETTINGS
+from firmware.unit.fleet.hooks import (Availability, ConfigAnswer, LogExcerpt,
+                                       UnitAbilities)
+from firmware.unit.fleet.journal_logs import JournalLogs
+from firmware.unit.fleet.operational_config import OperationalConfig
 from firmware.unit.remote_config import APPLIES, RemoteConfig
 from firmware.unit.unit_view import UnitView
 from firmware.unit.uplinks import Uplinks
@@ -28,11 +40,16 @@ RESTART_EXIT = 75  # the unit's RestartForceExitStatus: systemd starts the daemo
 
 class ApplianceHooks:
     """``locate(seconds)`` blinks the unit's LEDs; ``request_stop(exit_code)`` ends the
-    daemon's main loop (restart); ``logs(lines)`` gives the recent log lines."""
+    daemon's main loop (restart); ``logs``: the service's log lines (this run's and the one
+    before); ``supervised``: a service manager starts the daemon again after it exits;
+    ``record_config`` puts an effective configuration on the chain; ``reboot_command`` asks
+    the system to reboot."""
 
     def __init__(self, view: UnitView, uplinks: Uplinks, *, config: Config, clock: Clock,
                  locate: Callable[[float], None], request_stop: Callable[[int], None],
-                 logs: Callable[[int], str], simulated: bool = False) -> None:
+                 logs: JournalLogs, record_config: Callable[[Config], None],
+                 simulated: bool = False, supervised: bool = False,
+                 reboot_command: tuple[str, ...] = ("systemctl", "reboot")) -> None:
         self._view = view
         self._uplinks = uplinks
         self._config = config
@@ -41,6 +58,14 @@ class ApplianceHooks:
         self._request_stop = request_stop
         self._logs = logs
         self._simulated = simulated
+        self._supervised = supervised
+        self._reboot_command = reboot_command
+        self.operational = OperationalConfig(
+            config, device_id=view.device_id, record=record_config,
+            appliers={"logging.level": _set_log_level,
+                      "mqtt.telemetry_interval_s": self._set_telemetry_interval,
+                      "mqtt.reconnect_min_s": self._set_reconnect,
+                      "mqtt.reconnect_max_s": self._set_reconnect})
 
     def current_state(self) -> DeviceStatus:
         state = self._view.state()
@@ -49,21 +74,21 @@ class ApplianceHooks:
     def telemetry(self) -> TelemetrySnapshot:
         view = self._view
         disk = view.disk()
-        backlog = self._uplinks.backlog()
-        sync = self._clock.sync_state()
+        backlog, sync = self._uplinks.fleet_backlog()
+        clock = self._clock.sync_state()
         seq, digest = view.chain_head()
         health = view.device_health()
-        flags = []
-        last = view.flow.last_summary
-        if last and last.get("verdict") == "review":
-            flags += [f"last-session:{f}" for f in last.get("findings", [])][:5]
+        flags = self._uplinks.last_session_flags()
+        if view.damage():
+            flags.append("evidence-damage")
+        if view.recording_blocked():
+            flags.append("recording-blocked")
         return TelemetrySnapshot(
             disk_free_bytes=disk.free, disk_total_bytes=disk.total,
-            backlog_count=backlog.items if backlog else 0,
-            backlog_bytes=backlog.bytes if backlog else 0,
-            backlog_oldest_age_s=backlog.oldest_age_s if backlog else None,
-            cpu_temp_c=_cpu_temp(), clock_synced=sync.synced,
-            clock_offset_ms=sync.est_error_us / 1000 if sync.est_error_us >= 0 else None,
+            backlog_count=backlog.items, backlog_bytes=backlog.bytes,
+            backlog_oldest_age_s=backlog.oldest_age_s, backlog_sync=sync,
+            cpu_temp_c=_cpu_temp(), clock_synced=clock.synced,
+            clock_offset_ms=clock.est_error_us / 1000 if clock.est_error_us >= 0 else None,
             firmware=__version__, chain_seq=seq, chain_hash=digest,
             camera=HEALTH.get(health.get("camera", ""), "unknown"),
             microphone=HEALTH.get(health.get("microphone", ""), "unknown"),
@@ -71,6 +96,21 @@ class ApplianceHooks:
 
     def is_recording(self) -> bool:
         return self._view.recording
+
+    def abilities(self) -> UnitAbilities:
+        if not self._supervised:
+            why = ("not running under systemd: nothing would start the daemon again (restart "
+                   "it by hand)")
+            restart = Availability(False, why)
+            reboot = Availability(False, "not running under systemd")
+        else:
+            restart = Availability(True)
+            reboot = Availability(False, "simulated hardware: a reboot would reboot this "
+                                  "computer, not a unit (use restart)") if self._simulated \
+                else Availability(True)
+        return UnitAbilities(firmware=__version__, simulated=self._simulated, restart=restart,
+                             reboot=reboot, journal=self._logs.journal,
+                             live_settings=LIVE_SETTINGS)
 
     def locate(self, seconds: float) -> None:
         self._locate(seconds)
@@ -87,14 +127,10 @@ class ApplianceHooks:
     def _remote(self) -> RemoteConfig:
         return RemoteConfig.for_unit(self._config, device_id=self._view.device_id)
 
-    def apply_config(self, desired: dict[str, Any], version: int) -> tuple[bool, str]:
-        """Kept in ``state/desired-config.json`` (operational settings only); it takes effect
-        at the next start."""
-        try:
-            self._remote().accept_operational(desired, version)
-        except ConfigError as exc:
-            return False, str(exc)
-        return True, f"accepted; takes effect {APPLIES} (config/reported: pending)"
+    def apply_config(self, desired: dict[str, Any], version: int) -> ConfigAnswer:
+        """Kept in ``state/desired-config.json`` (operational settings only); the live ones
+        change at once, the rest at the next start."""
+        return self.operational.accept(desired, version)
 
     def apply_config_bundle(self, bundle: bytes) -> tuple[bool, str]:
         """Checked and kept in ``state/config-bundle.json``; it takes effect at the next
@@ -109,18 +145,34 @@ class ApplianceHooks:
         return True, f"bundle serial {accepted.serial} accepted; takes effect {APPLIES}"
 
     def config_status(self) -> dict[str, Any]:
-        return self._remote().status(self._config)
+        return self.operational.status()
 
     def restart(self, force: bool) -> None:
         log.warning("restart requested over MQTT (force=%s)", force)
         self._request_stop(RESTART_EXIT)
 
     def reboot(self, force: bool) -> None:
+        if not self.abilities().reboot.available:   # the agent asks first; never on a PC
+            raise FleetError(f"reboot refused: {self.abilities().reboot.why}")
         log.warning("reboot requested over MQTT (force=%s)", force)
-        subprocess.run(["systemctl", "reboot"], check=True, timeout=30)
+        subprocess.run(list(self._reboot_command), check=True, timeout=30,
+                       capture_output=True)
 
-    def fetch_logs(self, lines: int) -> str:
-        return self._logs(lines)
+    def fetch_logs(self, lines: int, run: str) -> LogExcerpt:
+        return self._logs.excerpt(lines, run)
+
+    def _set_telemetry_interval(self, config: Config) -> None:
+        if self._uplinks.agent is not None:
+            self._uplinks.agent.set_telemetry_interval(config.mqtt.telemetry_interval_s)
+
+    def _set_reconnect(self, config: Config) -> None:
+        if self._uplinks.agent is not None:
+            self._uplinks.agent.set_reconnect(config.mqtt.reconnect_min_s,
+                                              config.mqtt.reconnect_max_s)
+
+
+def _set_log_level(config: Config) -> None:
+    logging.getLogger().setLevel(getattr(logging, config.logging.level.upper()))
 
 
 def _cpu_temp() -> float | None:

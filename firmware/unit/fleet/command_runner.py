@@ -1,11 +1,14 @@
 """Running commands off the network thread, once per id.
 
-Two workers: a fast one (ping, status) and a slow one (everything else, one at a time), so a
-long ``verify`` never delays a ``ping``. A repeated id is answered from the
-:class:`ResponseCache` (``"repeat": true``), not run again; an id still running gets
-``in_progress``. A refused request (malformed, oversized, unknown, bad arguments, busy) is
-answered at once and changes nothing, not even the cache. The answer of a command that ran is
-stored before it is sent, and a restart or reboot starts only after that.
+Two workers: a fast one (ping, capabilities, status) and a slow one (everything else, one at a
+time), so a long ``verify`` never delays a ``ping``. A repeated id with the same request is
+answered from the :class:`ResponseCache` (``"repeat": true``), not run again; with another
+request it is refused (``id_reused``); an id still running gets ``in_progress``. A request
+published with the retain flag is refused (``retained``): a command is never run because it
+was left on the broker. A refused request (malformed, oversized, unknown, bad arguments,
+busy, id reused, retained) is answered at once and changes nothing, not even the cache. The
+answer of a command that ran is stored before it is sent, and a restart or reboot starts only
+after that.
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from firmware.unit.fleet.commands import Command, CommandHandlers, parse_command
+from firmware.unit.fleet.commands import (MAX_COMMAND_BYTES, Command, CommandHandlers,
+                                          parse_command, readable_parts)
 from firmware.protocol.mqtt.errors import CommandError, PersonalDataError
 from firmware.protocol.mqtt.payloads import response_payload
 from firmware.protocol.mqtt.privacy import check_payload
@@ -66,9 +70,12 @@ class CommandRunner:
         return response_payload(self.device_id, exc.cmd_id, exc.command, ok=False,
                                 code=exc.code, message=exc.message, ts=time.time())
 
-    def submit(self, payload: bytes, reply: Reply) -> None:
+    def submit(self, payload: bytes, reply: Reply, *, retained: bool = False) -> None:
         """Take one request (from the network thread); never raises, never blocks."""
         if self._closed:
+            return
+        if retained:
+            self.respond(self._error(_retained(payload)), reply)
             return
         try:
             cmd = parse_command(payload)
@@ -84,7 +91,15 @@ class CommandRunner:
                 busy = None
                 self._running.add(cmd.id)
         if cached is not None:
-            self.respond({**cached, "repeat": True}, reply)
+            answer, request = cached
+            if request and request != cmd.fingerprint or not request \
+                    and answer.get("command") != cmd.name:
+                self.respond(self._error(CommandError(
+                    "id_reused", f"id {cmd.id} was used before for {answer.get('command')} "
+                    "with other arguments; it is not run, and the old answer is not sent: send "
+                    "a new id", cmd_id=cmd.id, command=cmd.name)), reply)
+            else:
+                self.respond({**answer, "repeat": True}, reply)
             return
         if busy is None:
             try:
@@ -143,7 +158,7 @@ class CommandRunner:
             then = None
         try:
             with self._lock:
-                self.cache.put(cmd.id, response)
+                self.cache.put(cmd.id, response, cmd.fingerprint)
         finally:
             with self._lock:
                 self._running.discard(cmd.id)
@@ -166,3 +181,16 @@ class CommandRunner:
         for t in self._threads:
             if t.is_alive() and t is not threading.current_thread():
                 t.join(timeout=10)
+
+
+def _retained(payload: bytes) -> CommandError:
+    """The refusal of a request published with the retain flag (with what could be read)."""
+    try:
+        raw = json.loads(payload.decode("utf-8")) if len(payload) <= MAX_COMMAND_BYTES else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raw = None
+    cmd_id, name = readable_parts(raw)
+    return CommandError("retained", "the request was published with the retain flag and is not "
+                        "run: commands are never retained (clear it with an empty retained "
+                        "message, and send it again without the flag)", cmd_id=cmd_id,
+                        command=name)

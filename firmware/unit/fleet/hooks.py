@@ -11,9 +11,56 @@ stops the agent. Nothing returned may hold personal information: every payload i
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from firmware.protocol.mqtt.status import DeviceStatus, TelemetrySnapshot
+
+
+@dataclass(frozen=True)
+class ConfigAnswer:
+    """The unit's answer to an operator's operational settings: accepted or not (``note`` says
+    why not, or when it takes effect), which settings changed at once and which wait for the
+    next restart (``section.key``)."""
+
+    ok: bool
+    note: str = ""
+    applied_now: tuple[str, ...] = ()
+    at_restart: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LogExcerpt:
+    """Log lines for ``fetch-logs``: the text (oldest first), where it came from (``journal``
+    or ``process``), and what it cannot show (``note``)."""
+
+    text: str
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a restart or reboot can run on this unit, and why not."""
+
+    available: bool
+    why: str = ""
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"available": self.available, "why": self.why}
+
+
+@dataclass(frozen=True)
+class UnitAbilities:
+    """What the unit can do, for ``capabilities`` and to refuse what it cannot."""
+
+    firmware: str
+    simulated: bool
+    restart: Availability
+    reboot: Availability
+    journal: bool
+    live_settings: tuple[str, ...] = field(default_factory=tuple)
+
 
 @runtime_checkable
 class DeviceHooks(Protocol):
@@ -31,24 +78,29 @@ class DeviceHooks(Protocol):
         """True while a session is being recorded (restart and reboot wait for its end)."""
         ...
 
+    def abilities(self) -> UnitAbilities:
+        """What this unit can do (cheap): whether restart and reboot can run here, whether
+        its logs come from the journal."""
+        ...
+
     def locate(self, seconds: float) -> None:
         """Blink the LEDs (and beep) for ``seconds`` so staff can find the unit; returns at
         once."""
         ...
 
     def sync_now(self) -> dict[str, Any]:
-        """Start (or run) an upload round now; a short summary for the response, e.g.
-        ``{"queued": 12, "bytes": 73400320}``."""
+        """Start an upload round now: ``{"sync": "started" | "disabled", "backlog":
+        {count, bytes, oldest_age_s, sync} | None}``."""
         ...
 
     def verify(self) -> dict[str, Any]:
         """Verify the spool: ``json.loads(verify_path(spool).to_json())``."""
         ...
 
-    def apply_config(self, desired: dict[str, Any], version: int) -> tuple[bool, str]:
-        """Keep an operator's configuration changes (operational settings, already validated
-        with :func:`parse_config`) for the next start. ``(True, note)`` when accepted (the note
-        says when it takes effect); ``(False, why)`` when refused."""
+    def apply_config(self, desired: dict[str, Any], version: int) -> ConfigAnswer:
+        """Take the whole operational layer ``desired`` (operators' settings, already merged
+        and validated with :func:`parse_config`) as version ``version``: kept for the next
+        start, the settings that can change at once changed now."""
         ...
 
     def apply_config_bundle(self, bundle: bytes) -> tuple[bool, str]:
@@ -59,25 +111,26 @@ class DeviceHooks(Protocol):
 
     def config_status(self) -> dict[str, Any]:
         """The unit's configuration as ``config/reported`` shows it: ``effective`` (what runs:
-        ``sha256``, ``set_config_version``, ``bundle_serial``), ``accepted`` (what takes
-        effect at the next restart), ``pending`` (they differ), ``applies`` and ``refused``
-        (stored remote configuration that was refused, and why)."""
+        ``sha256``, ``set_config_version``, ``bundle_serial``), ``accepted`` (what runs after
+        the next restart), ``pending`` (they differ), ``pending_keys``, ``applies`` and
+        ``refused`` (stored remote configuration that was refused, and why)."""
         ...
 
     def restart(self, force: bool) -> None:
-        """Restart the dualrec service. The agent calls it only when not recording, or when
-        ``force``; schedule it and return (the agent is stopped by the daemon as usual)."""
+        """Restart the dualrec service. The agent calls it only when :meth:`abilities` says it
+        is available, and when not recording or ``force``; schedule it and return."""
         ...
 
     def reboot(self, force: bool) -> None:
         """Reboot the unit; as :meth:`restart`."""
         ...
 
-    def fetch_logs(self, lines: int) -> str:
-        """The last ``lines`` lines of the service's log (the agent redacts and caps them)."""
+    def fetch_logs(self, lines: int, run: str) -> LogExcerpt:
+        """The last ``lines`` lines of the ``current`` run of the service, or of the
+        ``previous`` one (the agent redacts and caps them)."""
         ...
 
 
-DEVICE_HOOK_METHODS = ("current_state", "telemetry", "is_recording", "locate", "sync_now",
-                       "verify", "apply_config", "apply_config_bundle", "config_status",
-                       "restart", "reboot", "fetch_logs")
+DEVICE_HOOK_METHODS = ("current_state", "telemetry", "is_recording", "abilities", "locate",
+                       "sync_now", "verify", "apply_config", "apply_config_bundle",
+                       "config_status", "restart", "reboot", "fetch_logs")

@@ -50,28 +50,32 @@ def read_json(path: Path, default: Any, on_error: Callable[[Exception], None]) -
 
 
 class ResponseCache:
-    """The answers to the last ``size`` commands, by command id, kept across restarts, so a
-    repeated id is answered again instead of run again."""
+    """The answers to the last ``size`` commands, by command id, with a fingerprint of each
+    request (its command and arguments), kept across restarts: a repeated id with the same
+    request is answered again instead of run again; with another request it is refused."""
 
     def __init__(self, path: Path, on_error: Callable[[Exception], None], size: int = 64) -> None:
         self.path = Path(path)
         self.size = size
-        self._entries: OrderedDict[str, dict] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[dict, str]] = OrderedDict()
         raw = read_json(self.path, {"v": 1, "entries": []}, on_error)
         entries = raw.get("entries") if isinstance(raw, dict) else None
         for item in entries if isinstance(entries, list) else []:
             if (isinstance(item, dict) and isinstance(item.get("id"), str)
                     and isinstance(item.get("response"), dict)):
-                self._entries[item["id"]] = item["response"]
+                request = item.get("request") if isinstance(item.get("request"), str) else ""
+                self._entries[item["id"]] = (item["response"], request)
 
-    def get(self, cmd_id: str) -> dict | None:
+    def get(self, cmd_id: str) -> tuple[dict, str] | None:
+        """``(answer, request fingerprint)`` of ``cmd_id`` ("" for an answer stored by an older
+        version, which did not keep it), or None."""
         return self._entries.get(cmd_id)
 
-    def put(self, cmd_id: str, response: dict) -> None:
+    def put(self, cmd_id: str, response: dict, request: str = "") -> None:
         """Remember ``response`` for ``cmd_id`` (on disk before this returns)."""
-        self._entries[cmd_id] = response
+        self._entries[cmd_id] = (response, request)
         self._entries.move_to_end(cmd_id)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
-        entries = [{"id": k, "response": v} for k, v in self._entries.items()]
+        entries = [{"id": k, "request": r, "response": v} for k, (v, r) in self._entries.items()]
         write_json(self.path, {"v": 1, "entries": entries})

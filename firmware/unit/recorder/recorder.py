@@ -148,15 +148,17 @@ class Recorder:
             return None
         return self.pen.seal_signature(name, data)
 
-    def seal_photo(self, name: str, data: dict | None = None) -> Record:
-        """A full-resolution still from the camera, sealed as ``NAME.jpg``."""
+    def seal_photo(self, name: str, data: dict | None = None) -> tuple[Record, bytes]:
+        """A full-resolution still from the camera, sealed as ``NAME.jpg``; the record and the
+        JPEG (plain, in memory: on disk it is encrypted when the unit has an insurer key)."""
         if self.session_id is None:
             raise RecorderStateError("not recording")
         jpeg, taken_ns = self.camera.capture_jpeg()
         self._sealer.drain()
-        return self.evidence.seal_bytes(self.session_id, f"{name}.jpg", jpeg,
-                                        {"stream": "photo", "taken_ns": taken_ns,
-                                         **(data or {})})
+        record = self.evidence.seal_bytes(self.session_id, f"{name}.jpg", jpeg,
+                                          {"stream": "photo", "taken_ns": taken_ns,
+                                           **(data or {})})
+        return record, jpeg
 
     def stop(self) -> RecorderStats:
         """Stop the devices, seal the last segments; every write is done when this returns."""

@@ -1,13 +1,17 @@
 """Live analysis while recording: faces and brightness once a second from the camera's small
 analysis image, and the audio level every 100 ms. Sealed as ``analysis.json`` at the end and
-used by the quality checks; nothing here decodes the recorded video again."""
+used by the quality checks; nothing here decodes the recorded video again.
+
+Faces are counted by the ``count_faces`` given in (the vision worker's detector, so OpenCV
+stays out of the daemon); without one, OpenCV's Haar cascade is loaded here as a fallback."""
 from __future__ import annotations
 
 import json
 import math
 import threading
 
-import cv2
+from typing import Callable
+
 import numpy as np
 
 from drivers.audio import AudioBlock
@@ -21,14 +25,11 @@ class LiveMonitor:
     """Call :meth:`sample_video` about once a second and feed every audio block to
     :meth:`audio_block` (the recorder's audio tap)."""
 
-    def __init__(self, camera: Camera, audio_rate: int) -> None:
+    def __init__(self, camera: Camera, audio_rate: int, *,
+                 faces: Callable[[np.ndarray], int] | None = None) -> None:
         self._camera = camera
         self._rate = audio_rate
-        self._cascade = cv2.CascadeClassifier(
-            cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        if self._cascade.empty():
-            raise FileNotFoundError("OpenCV's bundled haarcascade_frontalface_default.xml is "
-                                    "missing (opencv-python-headless < 5 ships it)")
+        self._count_faces = faces or _haar_counter()
         self._lock = threading.Lock()
         self.video: list[dict] = []
         self.audio: list[dict] = []
@@ -41,10 +42,9 @@ class LiveMonitor:
         if got is None:
             return None
         image, t = got
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        faces = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4,
-                                               minSize=(20, 20))
-        sample = {"t": int(t), "faces": int(len(faces)), "brightness": int(gray.mean())}
+        brightness = int(np.dot(image.reshape(-1, 3).mean(axis=0), (0.114, 0.587, 0.299)))
+        faces = self._count_faces(image)
+        sample = {"t": int(t), "faces": int(faces), "brightness": brightness}
         with self._lock:
             if not self.video or self.video[-1]["t"] != sample["t"]:
                 self.video.append(sample)
@@ -78,3 +78,19 @@ class LiveMonitor:
             return json.dumps({"interval_ns": 1_000_000_000, "audio_window_ns": AUDIO_WINDOW_NS,
                                "video": self.video, "audio": self.audio},
                               separators=(",", ":")).encode()
+
+
+def _haar_counter() -> Callable[[np.ndarray], int]:
+    """OpenCV's Haar cascade, in this process (the fallback without a vision worker)."""
+    import cv2
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades
+                                    + "haarcascade_frontalface_default.xml")
+    if cascade.empty():
+        raise FileNotFoundError("OpenCV's bundled haarcascade_frontalface_default.xml is "
+                                "missing (opencv-python-headless < 5 ships it)")
+
+    def count(image: np.ndarray) -> int:
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return len(cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4,
+                                            minSize=(20, 20)))
+    return count

@@ -14,7 +14,8 @@ from drivers.camera.images import analysis_image
 from drivers.camera.scenes import SceneRenderer
 from drivers.clock import SimClock
 from drivers.errors import BadDriverArgument, DeviceMissingError, DriverError
-from drivers.vision import Face, FaceDetector
+from drivers.vision import Face
+from drivers.vision.faces import FaceDetector
 from drivers.vision.faces import GRAPH, WEIGHTS
 from drivers.vision.model_files import PinnedFile, verified_path
 
