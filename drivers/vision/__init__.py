@@ -1,11 +1,16 @@
-"""Seeing on the device: faces in the analysis image, text on a shown document.
+"""Seeing on the device: faces and brightness in the analysis image, QR codes (staff badges,
+双录 tickets) and the text of a shown document.
 
-:class:`FaceDetector` (OpenCV's ResNet-10 SSD face detector on ``cv2.dnn``) runs in the
-caller's process; :class:`DocumentReader` runs PP-OCRv4 in a worker process. Importing this
-package loads no model and no inference runtime: models load when the classes are made (faces)
-or in the worker (OCR), each checked against its pinned SHA-256 first.
+:class:`VisionService` answers all of them from one worker process, where OpenCV (the res10
+SSD face detector on ``cv2.dnn``, the QR decoders) and onnxruntime (PP-OCRv4) live; this
+package's top level imports neither, so the daemon stays inside its memory budget. Office
+tools and tests that want OpenCV in their own process import :mod:`drivers.vision.faces`
+(:class:`~drivers.vision.faces.FaceDetector`) or :mod:`drivers.vision.codes`
+(:func:`~drivers.vision.codes.read_codes`) by name. Importing this package loads no model.
 """
-from drivers.vision.faces import Face, FaceDetector
-from drivers.vision.ocr import DocumentReader, OcrTimeout, TextLine
+from drivers.vision.findings import CodeReader, Face, FrameAnalysis, Image, TextLine
+from drivers.vision.ocr import DocumentReader, OcrTimeout
+from drivers.vision.service import VisionService, VisionTimeout
 
-__all__ = ["DocumentReader", "Face", "FaceDetector", "OcrTimeout", "TextLine"]
+__all__ = ["CodeReader", "DocumentReader", "Face", "FrameAnalysis", "Image", "OcrTimeout",
+           "TextLine", "VisionService", "VisionTimeout"]

