@@ -158,8 +158,51 @@ class SigpadSection:
 
 @dataclass(frozen=True)
 class SpeechSection:
-    voice: str = signed("cmn", doc="the pace is the script template's")
+    voice: str = signed("zf_xiaoxiao", _matches(r"[a-z]{2}_[a-z]{2,20}",
+                                                "a Kokoro voice name such as zf_xiaoxiao"),
+                        doc="Kokoro-82M's Chinese voice; the pace is the script template's")
+    model_dir: str = local("", doc='"" = the models installed with the firmware '
+                                   '(PREFIX/share/dualrec-models)')
     cache_dir: str = local("/var/lib/dualrec/speech")
+    recorded_dir: str = signed("", doc="an insurer's recorded prompts: WAVs named by the "
+                                       "SHA-256 of the text they say, used instead of synthesis")
+
+
+@dataclass(frozen=True)
+class TicketSection:
+    sales_public_keys: str = local("", doc="the sales systems' Ed25519 public keys (base64 or "
+                                           ".pub paths), comma-separated: trust anchors")
+    used_dir: str = local("/var/lib/dualrec/tickets", doc="tickets already used (once only)")
+    scan_seconds: int = signed(10, _between(1, 120), doc="RECORD looks this long for the QR")
+    allow_unbound: bool = signed(False, doc="record without a ticket (simulated hardware "
+                                            "always may)")
+
+
+@dataclass(frozen=True)
+class UnderstandingSection:
+    enabled: bool = signed(True, doc="answers understood, speech checked, faces counted, "
+                                     "documents read on the unit")
+    forbidden_phrases: str = signed("保本,保息,稳赚,零风险,无风险,高收益,比存款利息高,到期还本",
+                                    doc="misleading statements, comma-separated")
+    person_missing_seconds: int = signed(5, _between(1, 600),
+                                         doc="fewer people in frame than expected this long")
+
+
+def _listen(value: str) -> str | None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        return "must be IP:PORT, e.g. 127.0.0.1:8470"
+    return None
+
+
+@dataclass(frozen=True)
+class DisplaySection:
+    enabled: bool = signed(False, doc="the customer's screen (a local web page)")
+    listen: str = local("127.0.0.1:8470", _listen, doc="loopback unless allow_non_loopback")
+    allow_non_loopback: bool = local(False)
+    documents: str = local("/var/lib/dualrec/documents", doc="the document library (PDFs "
+                                                             "and manifest.toml)")
+    max_screens: int = operational(4, _between(1, 16))
 
 
 @dataclass(frozen=True)
@@ -276,6 +319,9 @@ class Config:
     panel: PanelSection = PanelSection()
     sigpad: SigpadSection = SigpadSection()
     speech: SpeechSection = SpeechSection()
+    ticket: TicketSection = TicketSection()
+    understanding: UnderstandingSection = UnderstandingSection()
+    display: DisplaySection = DisplaySection()
     session: SessionSection = SessionSection()
     people: PeopleSection = PeopleSection()
     encryption: EncryptionSection = EncryptionSection()

@@ -57,9 +57,10 @@ def unit_dir(tmp_path_factory) -> tuple[Config, ApplianceHooks, ConfigShadow]:
     root = tmp_path_factory.mktemp("fuzz")
     backoffice = DeviceKey.load_or_create(root / "backoffice.key")
     config = unit_config(root / "unit", backoffice)
-    app = SimpleNamespace(config=config, evidence=SimpleNamespace(device_id=DEVICE),
-                          clock=SimClock(realtime=True))
-    hooks = ApplianceHooks(app, request_stop=lambda code: None, logs=lambda n: "")
+    view = SimpleNamespace(device_id=DEVICE)     # config commands need only the unit's id
+    hooks = ApplianceHooks(view, None, config=config, clock=SimClock(realtime=True),
+                           locate=lambda seconds: None, request_stop=lambda code: None,
+                           logs=lambda n: "")
     shadow = ConfigShadow(Path(config.spool.path) / "state" / "fleet" / "config.json",
                           on_error=pytest.fail)
     return config, hooks, shadow

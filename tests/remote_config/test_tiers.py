@@ -22,6 +22,7 @@ OPERATIONAL_KEYS = {
     "sync.rate_limit_kib_s", "sync.media_window", "sync.timezone", "sync.interval_s",
     "sync.max_backoff_s", "sync.workers", "sync.part_size_mb", "sync.multipart_threshold_mb",
     "sync.connect_timeout_s", "sync.read_timeout_s", "sync.max_attempts",
+    "display.max_screens",
 }
 # Never changed remotely, not even by a signed bundle.
 LOCAL_KEYS = {
@@ -29,7 +30,9 @@ LOCAL_KEYS = {
     "spool.path", "drivers.backend", "control.socket",
     "mqtt.url", "mqtt.ca_file", "mqtt.client_cert", "mqtt.client_key", "mqtt.branch",
     "branch.org", "branch.channel", "branch.outlet",
-    "people.backoffice_public_key", "sync.ca_bundle", "speech.cache_dir",
+    "people.backoffice_public_key", "sync.ca_bundle", "speech.cache_dir", "speech.model_dir",
+    "ticket.sales_public_keys", "ticket.used_dir", "display.listen",
+    "display.allow_non_loopback", "display.documents",
     "sigpad.device", "sigpad.replay_file",
     "panel.record_pin", "panel.next_pin", "panel.replay_pin", "panel.rec_led_pin",
     "panel.status_led_pin", "panel.buzzer_pin",
@@ -42,6 +45,8 @@ MUST_BE_SIGNED = {
     "session.scripts_dir", "session.template", "session.require_clock_sync",
     "people.roster_file", "spool.min_free_mb", "spool.checkpoint_every",
     "recorder.segment_seconds", "camera.width", "camera.fps", "camera.bitrate", "audio.rate",
+    "ticket.allow_unbound", "understanding.enabled", "understanding.forbidden_phrases",
+    "speech.voice", "speech.recorded_dir", "display.enabled",
 }
 
 

@@ -22,7 +22,7 @@ class PadRecorder:
     resolution; ``NAME.png``: a picture of it) and starts the next."""
 
     def __init__(self, evidence: Evidence, sealer: Sealer, session_id: str, info: PadInfo,
-                 clock) -> None:
+                 clock, tap=None) -> None:
         self._evidence = evidence
         self._sealer = sealer
         self._session = session_id
@@ -34,12 +34,15 @@ class PadRecorder:
         self.loss = DeviceLoss(evidence, sealer, session_id, device="sigpad",
                                stream="signature")
         self.signatures = 0
+        self._tap = tap     # sees every sample and stroke end too (the customer's screen)
 
     def pen_sample(self, sample: PenSample) -> None:
         with self._lock:
             self._current.pen_sample(sample)
             self._last_sample = sample
         self.loss.captured(sample.timestamp_ns)
+        if self._tap is not None:
+            self._tap.pen_sample(sample)
 
     def stroke_ended(self, timestamp_ns: int) -> None:
         with self._lock:
@@ -47,6 +50,8 @@ class PadRecorder:
             if self._last_sample is not None:
                 self._last_sample = PenSample(self._last_sample.x, self._last_sample.y, 0,
                                               timestamp_ns, False)
+        if self._tap is not None:
+            self._tap.stroke_ended(timestamp_ns)
 
     def pad_lost(self, timestamp_ns: int, reason: str) -> None:
         with self._lock:

@@ -79,11 +79,12 @@ class Recorder:
         return self.session_id is not None
 
     def start(self, session_id: str, *, video: bool = True,
-              audio_tap: Callable[[AudioBlock], None] | None = None) -> None:
+              audio_tap: Callable[[AudioBlock], None] | None = None, pen_tap=None) -> None:
         """Start capturing into ``session_id`` (already opened on the chain).
 
         ``video=False``: the audio + photos mode; the camera runs (for photos and analysis)
-        but its frames are not kept. ``audio_tap`` sees every audio block (live levels).
+        but its frames are not kept. ``audio_tap`` sees every audio block (live levels);
+        ``pen_tap`` (``pen_sample``, ``stroke_ended``) every pen sample of the pad.
 
         :attr:`recording` turns true only once every part (sealer, segmenters, devices) is in
         place, so readers on other threads (status, the watchdog) never see half a recorder.
@@ -98,8 +99,8 @@ class Recorder:
         audio_out = AudioSegmenter(self.evidence, sealer, session_id,
                                    segment_ns=self.segment_ns, rate=self.microphone.rate,
                                    channels=self.microphone.channels, tap=audio_tap)
-        pen = (PadRecorder(self.evidence, sealer, session_id, self.pad.info, self.clock)
-               if self.pad is not None else None)
+        pen = (PadRecorder(self.evidence, sealer, session_id, self.pad.info, self.clock,
+                           tap=pen_tap) if self.pad is not None else None)
         self._sealer, self.video, self.audio, self.pen = sealer, video_out, audio_out, pen
         self._started_ns = started_ns
         started: list = []

@@ -57,6 +57,22 @@ class _Active:
         return self.ctx.nodes
 
 
+class _PenFanout:
+    """The pad's samples, on the pad's thread, to the parts that follow the pen."""
+
+    def __init__(self, parts: list[SessionPart]) -> None:
+        self._samples = [p.pen_sample for p in parts if hasattr(p, "pen_sample")]
+        self._ends = [p.stroke_ended for p in parts if hasattr(p, "stroke_ended")]
+
+    def pen_sample(self, sample) -> None:
+        for fn in self._samples:
+            fn(sample)
+
+    def stroke_ended(self, timestamp_ns: int) -> None:
+        for fn in self._ends:
+            fn(timestamp_ns)
+
+
 class SessionFlow:
     """Drives one session at a time. ``on_session_end(summary)``, ``on_state(state)`` and
     ``on_progress(session, node)`` report to the daemon; the flow knows nothing of MQTT or S3."""
@@ -198,9 +214,12 @@ class SessionFlow:
         elif ev.button == "REPLAY" and ev.kind == "press":
             node = self._node()
             if node is not None:
+                run = self.active.nodes[-1]
                 for part in self.parts:
-                    part.replayed(self.active.ctx, node, self.active.nodes[-1])
-                self.prompter.play(node.id, self.active.binding.prompt(node), replay=True)
+                    part.replayed(self.active.ctx, node, run)
+                play = self.prompter.play(node.id, self.active.binding.prompt(node), replay=True)
+                for part in self.parts:
+                    part.prompt_started(self.active.ctx, node, run, play)
 
     def _selftest(self) -> None:
         result = self.selftest.run()
@@ -258,7 +277,8 @@ class SessionFlow:
             ctx.seal("people.json", b.people_json, {"stream": "people"})
         if b.script_json is not None:
             ctx.seal("script.json", b.script_json, {"stream": "script"})
-        self.recorder.start(sid, video=b.mode == "av", audio_tap=self._audio_tap)
+        self.recorder.start(sid, video=b.mode == "av", audio_tap=self._audio_tap,
+                            pen_tap=_PenFanout(self.parts))
         for part in self.parts:
             part.session_started(ctx)
         self.panel.rec_led("solid")
@@ -293,7 +313,9 @@ class SessionFlow:
                                    "at_ns": now})
         for part in self.parts:
             part.node_started(a.ctx, node, run)
-        self.prompter.play(node.id, a.binding.prompt(node))
+        play = self.prompter.play(node.id, a.binding.prompt(node))
+        for part in self.parts:
+            part.prompt_started(a.ctx, node, run, play)
 
     # -- NEXT --------------------------------------------------------------------------------
     def refusal(self, now_ns: int) -> str | None:

@@ -55,6 +55,11 @@ class SessionPart:
     def node_started(self, ctx: SessionContext, node: ScriptNode, run: NodeOutcome) -> None:
         """A node began (its prompt starts playing right after)."""
 
+    def prompt_started(self, ctx: SessionContext, node: ScriptNode, run: NodeOutcome,
+                       play: "PromptPlay") -> None:
+        """The node's prompt (or a replay) started playing: ``play.text``, its WAV, and
+        ``play.playback.started_ns`` / ``duration_ns`` (captions follow them)."""
+
     def prompt_ended(self, ctx: SessionContext, node: ScriptNode, run: NodeOutcome,
                      play: "PromptPlay") -> None:
         """The node's prompt (or a replay of it) finished playing."""
@@ -86,6 +91,11 @@ class SessionPart:
 
     def session_ended(self, ctx: SessionContext, summary: dict) -> None:
         """The SESSION_END is on the chain."""
+
+    # Called on other threads, only if a part defines them (they must be thread-safe):
+    #   audio_block(block: AudioBlock)         every block of the microphone
+    #   pen_sample(sample: PenSample)          every sample of the signature pad
+    #   stroke_ended(timestamp_ns: int)        the pen lifted
 
     def idle(self, now_ns: int) -> None:
         """About every 100 ms while no session runs."""
