@@ -30,7 +30,12 @@ FINDINGS = ("node_missing", "missing_signature", "missing_photo", "node_too_shor
             "clock_unsynced")
 """The session quality checks a session can fail (``session_ended.data.findings``)."""
 
-FAULT_PARTS = ("camera", "microphone", "pad", "disk", "clock", "session", "sync", "fleet")
+SELFTEST_CHECKS = ("camera", "microphone", "pad", "disk", "clock", "voice", "recogniser",
+                   "vision")
+"""What a self-test checks (``selftest.data.failed``): the devices, the disk, the clock, and the
+models the session needs (speech synthesis, recognition, vision)."""
+
+FAULT_PARTS = SELFTEST_CHECKS + ("session", "sync", "fleet")
 """``fault.data.part``."""
 
 FAULT_REASONS = ("device_lost", "selftest_failed", "flow_fault", "uplink_failed")
@@ -41,8 +46,11 @@ PREVIOUS_STOPS = ("first_start", "stopped", "restart_command", "reboot_command",
 """``boot.data.previous.stop``: how the run before this one ended (from the evidence chain:
 a clean stop ends in SHUTDOWN; ``unclean`` is a power cut, a crash, a watchdog kill)."""
 
-RECORD_REFUSALS = ("no_script", "evidence_damaged", "storage", "selftest")
-"""``record_refused.data.reason``."""
+RECORD_REFUSALS = ("no_script", "evidence_damaged", "storage", "selftest", "no_ticket",
+                   "ticket_forged", "ticket_expired", "ticket_not_yet_valid", "ticket_reused",
+                   "ticket_wrong_unit", "ticket_malformed")
+"""``record_refused.data.reason``: nothing bound, unacknowledged damage, the disk below its
+reserve, a failed self-test check, no sale ticket shown, or the ticket refused (why)."""
 
 ERROR_CODES = ("oversized", "malformed", "unknown_command", "bad_args", "busy", "in_progress",
                "id_reused", "retained", "rejected", "failed", "personal_data")

@@ -21,7 +21,6 @@ from firmware.evidence import records
 from firmware.evidence.records import Record
 
 DEVICE_PARTS = {"camera": "camera", "microphone": "microphone", "sigpad": "pad", "pad": "pad"}
-SELFTEST_PARTS = ("camera", "microphone", "pad", "disk", "clock")
 STOPPED = "stopped by RECORD held"
 DISK_LOW = "disk_low"
 DAEMON_STOPPING = "daemon stopping"

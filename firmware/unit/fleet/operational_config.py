@@ -62,15 +62,15 @@ class OperationalConfig:
         with self._lock:
             return self._effective
 
-    def _remote(self) -> RemoteConfig:
-        return RemoteConfig.for_unit(self.effective, device_id=self.device_id)
+    def _remote(self, config: Config) -> RemoteConfig:
+        return RemoteConfig.for_unit(config, device_id=self.device_id)
 
     def accept(self, layer: dict[str, Any], version: int) -> ConfigAnswer:
         """Keep ``layer`` (the whole operational layer) as ``version``; change what is live."""
         with self._lock:
             running = self._effective
             try:
-                candidate = self._remote().accept_operational(layer, version)
+                candidate = self._remote(running).accept_operational(layer, version)
             except ConfigError as exc:
                 return ConfigAnswer(False, str(exc))
             changed = _operational_differences(running, candidate)
@@ -105,8 +105,8 @@ class OperationalConfig:
     def status(self) -> dict[str, Any]:
         """``config/reported``'s view of the unit: effective, accepted, pending and which
         accepted operational settings wait for the restart."""
-        remote = self._remote()
         effective = self.effective
+        remote = self._remote(effective)
         out = remote.status(effective)
         candidate = remote.compose(remote.layers())
         out["pending_keys"] = _operational_differences(effective, candidate)
