@@ -20,6 +20,7 @@ from provisioning.enroll import UnitSettings, enroll_device
 from provisioning.errors import ProvisioningError
 from provisioning.files import SERVICE_USER, write_file, write_private
 from provisioning.config_bundle import add_config_parser
+from provisioning.operators import add_operator_parser
 from provisioning.roster import add_roster_parser
 from provisioning.rotation import rotate_evidence_key
 from provisioning.ticket import generate_sales_key, issue_files
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evidence key, the back office's signed staff roster (docs/provisioning.md)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_ca(sub)
+    add_operator_parser(sub)
     _add_device(sub)
     add_roster_parser(sub)
     add_config_parser(sub)

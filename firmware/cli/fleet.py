@@ -2,7 +2,7 @@
 
     dualrec-fleet --broker mqtts://broker:8884 --cert ops.crt --key ops.key --ca fleet-ca.crt \\
         devices [--json] [--branch B]
-    dualrec-fleet ... watch [--device D] [--save-witnesses DIR] [--duration S] [--json]
+    dualrec-fleet ... watch [--device D] [--check] [--save-witnesses DIR] [--duration S] [--json]
     dualrec-fleet ... cmd DEVICE NAME [KEY=VALUE ...]      one unit
     dualrec-fleet ... cmd --branch B NAME [KEY=VALUE ...]  every online unit of a branch
     dualrec-fleet ... witness SPOOL [--dir DIR] [--json]   published checkpoints vs a spool
@@ -130,15 +130,37 @@ def _describe(answer: dict | None, wait: float) -> str:
     return f"ERROR {error.get('code')}{repeat}: {error.get('message')}"
 
 
+def _contract(args: argparse.Namespace):
+    """The contract ``watch --check`` holds the units to (``--contract``, else the one in the
+    source tree)."""
+    from firmware.protocol.mqtt.contract import CONTRACT_PATH, Contract
+    path = Path(args.contract) if args.contract else CONTRACT_PATH
+    if not path.is_file():
+        raise DualrecError(f"no contract at {path}: give --contract "
+                           "docs/asyncapi/dualrec-mqtt-v1.yaml")
+    contract = Contract.load(path)
+    return contract.closed() if args.strict else contract
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from firmware.office.fleet.witness import save_witness
     device = topics.check_device_id(args.device) if args.device else "+"
     leaves = (topics.STATE, topics.EVENTS, topics.CHECKPOINTS)
+    if args.check:
+        leaves += (topics.TELEMETRY, topics.CHECKPOINT, topics.CONFIG_REPORTED,
+                   f"{topics.RESPONSES}/#", topics.RESPONSES)
     filters = [f"{topics.DEVICES}/{device}/{leaf}" for leaf in leaves]
+    contract = _contract(args) if args.check else None
     seen = 0
+    broken = 0
 
     def show(msg) -> bool:
-        nonlocal seen
+        nonlocal seen, broken
+        if contract is not None and msg.payload:
+            problems = contract.problems(msg.topic, msg.payload)
+            broken += bool(problems)
+            for problem in problems:
+                print(f"CONTRACT {problem}", flush=True)
         where = topics.split_device_topic(msg.topic)
         try:
             payload = json.loads(msg.payload) if msg.payload else {}
@@ -164,7 +186,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
             client.follow(filters, show, duration=args.duration)
         except KeyboardInterrupt:
             pass
-    return 0
+    if broken:
+        print(f"dualrec-fleet watch: {broken} message(s) broke the contract", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def _watch_line(device: str, leaf: str, p: dict, retained: bool) -> str:
@@ -172,8 +196,10 @@ def _watch_line(device: str, leaf: str, p: dict, retained: bool) -> str:
     mark = " (retained)" if retained else ""
     if leaf == topics.STATE:
         return f"{ts}  {device}  state {p.get('state')} {p.get('detail') or ''}{mark}".rstrip()
-    if leaf == topics.CHECKPOINTS:
+    if leaf in (topics.CHECKPOINTS, topics.CHECKPOINT):
         return f"{ts}  {device}  checkpoint seq {p.get('seq')} {str(p.get('hash'))[:16]}{mark}"
+    if leaf != topics.EVENTS:
+        return f"{ts}  {device}  {leaf}{mark}"
     data = json.dumps(p.get("data"), ensure_ascii=False)
     return f"{ts}  {device}  event {p.get('kind')} {data}{mark}"
 
@@ -224,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep every published checkpoint as DIR/<device>/<seq>.json")
     w.add_argument("--duration", type=float, help="stop after this many seconds")
     w.add_argument("--count", type=int, help="stop after this many messages")
+    w.add_argument("--check", action="store_true", help="check every message a unit "
+                   "publishes against the contract (also telemetry, config/reported, "
+                   "responses); exit 1 if any broke it")
+    w.add_argument("--strict", action="store_true", help="with --check: fields the contract "
+                   "does not describe break it too (as the unit's own tests hold it)")
+    w.add_argument("--contract", metavar="FILE", help="the contract (default: "
+                   "docs/asyncapi/dualrec-mqtt-v1.yaml of this source tree)")
     w.set_defaults(func=cmd_watch)
 
     c = sub.add_parser("cmd", help="send a command: DEVICE NAME [KEY=VALUE ...], or "

@@ -11,7 +11,7 @@ import pytest
 from firmware.protocol.mqtt import topics
 from firmware.protocol.mqtt.status import DeviceStatus
 from firmware.cli.fleet import main
-from tests.fleet.harness import REPO, FakeHooks, wait_until
+from tests.fleet.harness import REPO, FakeHooks, raw_client, wait_until
 
 A, B, C = "dr-unit-a", "dr-unit-b", "dr-unit-c"
 
@@ -133,3 +133,22 @@ def test_watch_saves_witnesses_and_witness_finds_a_rollback(make_agent, cli, tmp
     wait_until(lambda: cli("witness", str(old))[0] == 1, what="the retained checkpoint")
     code, out, _ = cli("witness", "--json", str(spool))
     assert code == 0 and json.loads(out)["consistent"] is True
+
+
+def test_watch_check_holds_every_unit_to_the_contract(fleet, cli, broker, pki, contract_watch):
+    code, out, err = cli("watch", "--check", "--strict", "--duration", "1.5")
+    assert code == 0, out + err
+    assert "CONTRACT" not in out
+    z = "dr-unit-z"                                     # a unit with a broken firmware
+    contract_watch.ignore(z)
+    cert, key = pki.unit(z)
+    raw = raw_client(broker.unit_port, cert, key, pki.ca_file)
+    info = raw.client.publish(topics.device_topic(z, topics.TELEMETRY),
+                              b'{"v": 1, "device": "dr-unit-z", "disk": "full"}', qos=1,
+                              retain=True)
+    wait_until(lambda: info.mid in raw.pubacks, what="PUBACK")
+    raw.close()
+    code, out, err = cli("watch", "--check", "--duration", "1.5")
+    assert code == 1 and "message(s) broke the contract" in err
+    assert f"CONTRACT dualrec/v1/devices/{z}/telemetry: $.disk: 'full' is not of type " \
+           "'object'" in out

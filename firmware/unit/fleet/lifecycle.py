@@ -56,7 +56,7 @@ class Lifecycle:
     def run_due(self) -> None:
         """Run a deferred command once the unit no longer records (the agent's ticker)."""
         with self._lock:
-            if self._pending is None:
+            if self._pending is None or self._current is not None:
                 return
         if self.hooks.is_recording():
             return
@@ -79,6 +79,7 @@ class Lifecycle:
                                     "force": force, "noted_at": time.time()})
         with self._lock:
             self._current = (action, cmd_id, force)
+            self._pending = None        # this one stops the daemon: it covers a pending one
         try:
             (self.hooks.reboot if action == "reboot" else self.hooks.restart)(force)
         except BaseException:
