@@ -8,7 +8,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["firmware", "firmware.*", "drivers", "drivers.*",
                                     "provisioning", "provisioning.*"]),
-    package_data={"": ["*.toml", "scripts/*.toml", "samples/*.jsonl", "static/*.html",
+    package_data={"": ["*.toml", "scripts/*.toml", "samples/*.jsonl", "samples/*.json",
+                       "static/*.html",
                        "static/*.css", "static/*.js"]},
     install_requires=[
         "cryptography>=42",

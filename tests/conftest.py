@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,13 @@ from firmware.evidence.store import Evidence
 from firmware.evidence.keys import DeviceKey
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """Prompts rendered by the voice are shared by every test (and kept between runs): they
+    are cached by the hash of text, voice, pace and model, so sharing changes nothing else."""
+    os.environ.setdefault("DUALREC_SPEECH_CACHE",
+                          str(Path(sys.prefix) / "share" / "dualrec-speech-cache"))
 
 
 def pytest_collection_modifyitems(config, items):

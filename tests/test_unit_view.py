@@ -5,7 +5,7 @@ from __future__ import annotations
 from drivers.clock import SimClock
 from firmware.config.loading import replace
 from firmware.unit.appliance import Appliance
-from firmware.unit.demo import demo_config
+from firmware.cli.demo import demo_config
 
 
 def test_a_failed_uplink_shows_everywhere(tmp_path):

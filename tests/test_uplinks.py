@@ -18,7 +18,7 @@ from session_helpers import drive, wait_for
 from drivers.clock import SimClock
 from firmware.unit.appliance import Appliance
 from firmware.config.loading import replace
-from firmware.unit.demo import demo_config
+from firmware.cli.demo import demo_config
 from firmware.office.fleet.operator import OperatorClient
 from tests.fleet.harness import Broker, Pki
 from tests.session.conftest import SCRIPTS

@@ -112,9 +112,10 @@ def _sim_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from firmware.unit.demo import run_demo
+    from firmware.cli.demo import run_demo
     _setup_logging("warning" if not args.verbose else "info")
-    return run_demo(Path(args.out) if args.out else None)
+    return run_demo(Path(args.out) if args.out else None,
+                    Path(args.ticket_spec) if args.ticket_spec else None)
 
 
 def _control(args: argparse.Namespace, req: dict) -> int:
@@ -147,12 +148,23 @@ def cmd_press(args: argparse.Namespace) -> int:
 
 
 def cmd_bind(args: argparse.Namespace) -> int:
-    try:
-        people = Path(args.people).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"dualrec bind: {args.people}: {exc}", file=sys.stderr)
+    if bool(args.people) == bool(args.ticket):
+        print("dualrec bind: give a people.json or --ticket (one of them)", file=sys.stderr)
         return 2
-    req = {"cmd": "bind", "people": people}
+    try:
+        if args.ticket:
+            from firmware.ticket.qr import read_ticket_source
+            text = read_ticket_source(args.ticket)
+            if text is None:
+                print(f"dualrec bind: {args.ticket}: no ticket QR code could be read",
+                      file=sys.stderr)
+                return 2
+            req = {"cmd": "bind", "ticket": text}
+        else:
+            req = {"cmd": "bind", "people": Path(args.people).read_text(encoding="utf-8")}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"dualrec bind: {exc}", file=sys.stderr)
+        return 2
     if args.template:
         req["template"] = args.template
     if args.mode:
@@ -196,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="a complete session on simulated hardware, verified")
     d.add_argument("--out", help="where to keep the spool (default: a temporary directory)")
+    d.add_argument("--ticket-spec", metavar="FILE.json",
+                   help="the sale (docs/ticket.md): issued as a ticket with a development "
+                        "sales key and shown to the simulated camera (default: a sample)")
     d.add_argument("-v", "--verbose", action="store_true")
     d.set_defaults(func=cmd_demo)
 
@@ -239,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     bd = sub.add_parser("bind", help="bind the next session of a running daemon to its people "
                         "and policy (a people.json; a policyholder of 60+ selects the elder "
                         "script)")
-    bd.add_argument("people", help="people.json (docs/people.md)")
+    bd.add_argument("people", nargs="?", help="people.json (docs/people.md)")
+    bd.add_argument("--ticket", metavar="QR.png|TICKET",
+                    help="the sale's signed ticket: its QR image, or a file with its text")
     bd.add_argument("--template", help="script template id (default: the configured one)")
     bd.add_argument("--mode", choices=["av", "audio_photo"])
     _add_control_args(bd)
@@ -274,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_hwcheck_parser(sub)
     from firmware.cli.config import add_config_parser
     add_config_parser(sub)
+    from firmware.cli.speech import add_speech_parsers
+    from firmware.cli.ticket import add_ticket_parser
+    add_speech_parsers(sub)
+    add_ticket_parser(sub)
     return p
 
 

@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from drivers.clock import Clock
+from drivers.vision import VisionService
 from firmware.config.model import Config
 from firmware.evidence.keys import DeviceKey
 from firmware.evidence.records import Record
 from firmware.evidence.store import Evidence
-from firmware.unit.binder import Binder
+from firmware.people.signed_roster import read_public_key
+from firmware.ticket import TicketChecker, UnitScope, UsedTickets
+from firmware.ticket.reader import TicketReader
+from firmware.unit.binder import Binder, TicketBinder
 from firmware.unit.clock_records import ClockRecorder
 from firmware.unit.config_record import record_effective_config
 from firmware.unit.control import ControlServer
@@ -44,6 +48,7 @@ from firmware.unit.session.prompter import Prompter
 from firmware.unit.session.script import SCRIPTS_DIR, load_templates
 from firmware.unit.session.selftest import SelfTest
 from firmware.unit.status_light import StatusLight
+from firmware.unit.ticket_gate import TicketGate
 from firmware.unit.unit_view import UnitView
 from firmware.unit.uplinks import Uplinks
 
@@ -64,8 +69,9 @@ class Appliance:
         self._closed = False
         self._record_listeners = [on_record] if on_record else []
         self._session_listeners = [on_session_end] if on_session_end else []
-        self.control = self.flow = self.evidence = None
+        self.control = self.flow = self.evidence = self.screen = None
         self.uplinks = None
+        self.vision = VisionService()   # faces, codes, OCR: OpenCV stays out of the daemon
         key = DeviceKey.load_or_create(config.device.key_file)
         self.hardware = hw = build_hardware(config, clock=clock, camera_options=camera_options)
         self.clock = hw.clock
@@ -99,27 +105,35 @@ class Appliance:
             bytes_per_second=c.bitrate // 8 + a.rate * a.channels * 2,
             minutes=config.session.selftest_minutes,
             reserve_bytes=config.spool.min_free_mb * 2**20,
-            require_clock_sync=config.session.require_clock_sync)
+            require_clock_sync=config.session.require_clock_sync,
+            extra={"voice": hw.synthesizer.check, "vision": self.vision.check})
         self.templates = load_templates(config.session.scripts_dir or SCRIPTS_DIR)
         self.binder = Binder(self.templates, hw.clock, template=config.session.template,
                              mode=config.session.mode)
+        self.tickets = self._ticket_gate(config, hw)
         self.gate = RecordingGate(self.evidence, config.spool.path, config.spool.min_free_mb)
         self.uplinks = Uplinks(config, self.evidence, hw.clock, self.light)
         self._record_listeners.append(self.uplinks.on_record)
         self._session_listeners[:0] = [self._rebind_default, self.uplinks.session_ended]
+        if config.display.enabled:   # aiohttp and pdfium are loaded only on a unit with a screen
+            from firmware.unit.display.customer_screen import CustomerScreen
+            self.screen = CustomerScreen(config.display, hw.clock, self.recorder, hw.pad,
+                                         snapshot=lambda: self.flow and self.flow.snapshot)
+            self.screen.start()
         self.flow = SessionFlow(self.evidence, self.recorder, hw.panel,
                                 Prompter(hw.speech, hw.speaker), self.selftest,
                                 parts=self._session_parts(hw),
                                 on_session_end=self._on_session_end, on_state=self._on_state,
-                                can_record=self.gate.blocked, on_progress=self._on_progress)
+                                can_record=self.gate.blocked, on_progress=self._on_progress,
+                                before_start=self.tickets)
         hw.panel.set_handler(self.flow.handle)
         self.flow.bind(self.binder.default)
         self.view = UnitView(config=config, evidence=self.evidence, recorder=self.recorder,
                              flow=self.flow, selftest=self.selftest, gate=self.gate,
                              uplinks=self.uplinks, simulated=hw.simulated)
         commands = ControlCommands(view=self.view, flow=self.flow, binder=self.binder,
-                                   hardware=hw, evidence=self.evidence, light=self.light,
-                                   hold_seconds=config.panel.hold_seconds)
+                                   tickets=self.tickets, hardware=hw, evidence=self.evidence,
+                                   light=self.light, hold_seconds=config.panel.hold_seconds)
         self.control = (ControlServer(config.control.socket, commands)
                         if config.control.socket else None)
         self.uplinks.start_sync()
@@ -130,14 +144,34 @@ class Appliance:
             log.error("evidence damage recorded (DAMAGE records %s): recording is refused until "
                       "a technician acknowledges it (dualrec damage ack)", damage)
 
+    def _ticket_gate(self, config: Config, hw) -> TicketGate:
+        """The sale's ticket: checked against the sales systems' keys for this unit and
+        branch, used once; required unless the configuration allows unbound sessions."""
+        t = config.ticket
+        checker = reader = None
+        if t.sales_public_keys:
+            keys = [read_public_key(k.strip()) for k in t.sales_public_keys.split(",")
+                    if k.strip()]
+            checker = TicketChecker(keys, UnitScope(self.evidence.device_id, config.branch.org,
+                                                    config.branch.outlet),
+                                    UsedTickets(t.used_dir))
+            reader = TicketReader(checker, read_codes=self.vision.read_codes)
+        return TicketGate(checker, reader, TicketBinder(self.binder), hw.camera, hw.clock,
+                          self.evidence, scan_seconds=t.scan_seconds,
+                          allow_unbound=t.allow_unbound or (hw.simulated and checker is None))
+
     def _session_parts(self, hw) -> list[SessionPart]:
         """What takes part in a session besides the script, in the order they are asked."""
-        parts: list[SessionPart] = [LiveAnalysisPart(hw.camera, hw.microphone.rate),
+        count_faces = (lambda image: len(self.vision.analyse(image).faces))  # noqa: E731
+        parts: list[SessionPart] = [LiveAnalysisPart(hw.camera, hw.microphone.rate,
+                                                     faces=count_faces),
                                     PhotoPart(self.recorder)]
         badge_reader = self._badge_reader()
         if badge_reader is not None:
             parts.append(BadgePart(badge_reader, hw.camera))
         parts.append(AnswerWindowPart())
+        if self.screen is not None:  # last: it shows what the other parts still need
+            parts.append(self.screen.session_part(parts))
         return parts
 
     def _badge_reader(self):
@@ -155,7 +189,7 @@ class Appliance:
                              "a roster is accepted only with the key that signed it")
         today = dt.datetime.fromtimestamp(self.clock.realtime_ns() / 1e9, dt.timezone.utc).date()
         roster = load_roster(p.roster_file, read_public_key(p.backoffice_public_key), today)
-        return BadgeReader(roster)
+        return BadgeReader(roster, read_codes=self.vision.read_codes)
 
     def start_fleet(self, *, request_stop: Callable[[int], None],
                     logs: Callable[[int], str], journal: bool | None = None,
@@ -256,7 +290,7 @@ class Appliance:
         if self._closed:
             return
         self._closed = True
-        for name in ("control", "flow", "uplinks", "evidence"):
+        for name in ("control", "flow", "screen", "uplinks", "evidence", "vision"):
             part = getattr(self, name, None)
             if part is None:
                 continue

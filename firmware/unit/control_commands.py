@@ -14,6 +14,7 @@ from firmware.unit.hardware import Hardware
 from firmware.unit.session.flow import SessionFlow
 from firmware.unit.sim_controls import sim_control
 from firmware.unit.status_light import StatusLight
+from firmware.unit.ticket_gate import TicketGate
 from firmware.unit.unit_view import UnitView
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,13 @@ COMMANDS = ("status", "bind", "press", "hold", "sim", "ack-damage")
 
 
 class ControlCommands:
-    def __init__(self, *, view: UnitView, flow: SessionFlow, binder: Binder, hardware: Hardware,
-                 evidence: Evidence, light: StatusLight, hold_seconds: float) -> None:
+    def __init__(self, *, view: UnitView, flow: SessionFlow, binder: Binder,
+                 tickets: TicketGate, hardware: Hardware, evidence: Evidence,
+                 light: StatusLight, hold_seconds: float) -> None:
         self._view = view
         self._flow = flow
         self._binder = binder
+        self._tickets = tickets
         self._hw = hardware
         self._evidence = evidence
         self._light = light
@@ -46,16 +49,24 @@ class ControlCommands:
     def _bind(self, req: dict[str, Any]) -> dict[str, Any]:
         if self._view.recording:
             raise ControlError("a session is recording; bind the next one after it ends")
-        raw = req.get("people")
-        if not isinstance(raw, str):
-            raise ControlError('bind: "people" must be the people.json text, inline (the '
-                               "daemon opens no path a request names)")
-        binding = self._binder.for_people(raw.encode("utf-8"), template=req.get("template"),
-                                          mode=req.get("mode"))
+        ticket, raw = req.get("ticket"), req.get("people")
+        if isinstance(ticket, str):
+            try:
+                binding = self._tickets.bind_text(ticket.strip())
+            except ValueError as exc:
+                raise ControlError(str(exc)) from None
+        elif isinstance(raw, str):
+            binding = self._binder.for_people(raw.encode("utf-8"),
+                                              template=req.get("template"),
+                                              mode=req.get("mode"))
+        else:
+            raise ControlError('bind: give "ticket" (the QR text) or "people" (the '
+                               "people.json text), inline: the daemon opens no path a "
+                               "request names")
         self._flow.bind(binding)
         self._flow.wait_idle(30)
         return {"template": binding.template.id, "mode": binding.mode,
-                "people": binding.summary}
+                "people": binding.summary, "ticket": binding.ticket}
 
     def _press(self, req: dict[str, Any]) -> dict[str, Any]:
         button = str(req.get("button", "")).upper()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from drivers.panel import Panel, PanelPins
 from drivers.panel.backends import open_panel
 from drivers.sigpad import (EvdevSignaturePad, ReplaySignaturePad, SignaturePad,
                             load_events)
-from drivers.speech import Speech
+from drivers.speech import KokoroSpeech, RecordedPrompts, Synthesizer
 from firmware.config.model import Config
 
 log = logging.getLogger(__name__)
@@ -32,22 +34,46 @@ class Hardware:
     pad: SignaturePad | None
     panel: Panel
     speech_dir: str
-    voice: str
+    synthesizer: Synthesizer          # the voice (Kokoro-82M), in a worker process
+    recorded: RecordedPrompts | None  # an insurer's recordings of fixed wording
     simulated: bool
 
-    def speech(self, words_per_minute: int) -> Speech:
-        """The speech driver at one pace (prompts are cached per text, voice and pace)."""
-        return Speech(self.speech_dir, voice=self.voice, words_per_minute=words_per_minute)
+    @property
+    def voice(self) -> str:
+        return self.synthesizer.voice
+
+    def speech(self, words_per_minute: int) -> KokoroSpeech:
+        """The unit's voice at one pace (prompts are cached per text, voice and pace)."""
+        return KokoroSpeech(self.speech_dir, self.synthesizer, words_per_minute,
+                            recorded=self.recorded, clock=self.clock)
 
     def close(self) -> None:
         """Close every device; safe twice."""
-        for device in (self.panel, self.pad, self.speaker, self.microphone, self.camera):
+        for device in (self.panel, self.pad, self.speaker, self.microphone, self.camera,
+                       self.synthesizer):
             if device is None:
                 continue
             try:
                 device.close()
             except Exception as exc:  # one device failing to close must not keep the others
                 log.error("closing %s: %s", type(device).__name__, exc)
+
+
+def models_dir(config: Config) -> Path:
+    """Where the voice and recogniser models are: ``[speech] model_dir``, else
+    ``$DUALREC_MODELS``, else ``PREFIX/share/dualrec-models`` (where the set-up installs them)."""
+    if config.speech.model_dir:
+        return Path(config.speech.model_dir)
+    return Path(os.environ.get("DUALREC_MODELS") or Path(sys.prefix) / "share" /
+                "dualrec-models")
+
+
+def shared_speech_cache() -> Path:
+    """A prompt cache kept with the firmware's installation (``$DUALREC_SPEECH_CACHE``, else
+    ``PREFIX/share/dualrec-speech-cache``): simulated units and the demo reuse what an earlier
+    run rendered (prompts are cached by the hash of text, voice, pace and model)."""
+    return Path(os.environ.get("DUALREC_SPEECH_CACHE") or Path(sys.prefix) / "share" /
+                "dualrec-speech-cache")
 
 
 def panel_pins(config: Config) -> PanelPins:
@@ -97,4 +123,6 @@ def build_hardware(config: Config, *, clock: Clock | None = None,
             device.close()
         raise
     return Hardware(clock, camera, microphone, speaker, pad, panel, config.speech.cache_dir,
-                    config.speech.voice, sim)
+                    Synthesizer(models_dir(config), config.speech.voice),
+                    RecordedPrompts(config.speech.recorded_dir) if config.speech.recorded_dir
+                    else None, sim)

@@ -1,6 +1,6 @@
 """A unit on simulated hardware without writing a configuration: ``dualrec run --simulated``.
 
-Everything (spool, keys, speech cache, control socket) lives under one directory, by default
+Everything (spool, keys, control socket) lives under one directory, by default
 ``$XDG_STATE_HOME/dualrec-sim`` (``~/.local/state/dualrec-sim``), created 0700 so no other
 local account can reach the control socket or plant files in the spool. ``dualrec press``,
 ``status``, ``sim`` and ``bind`` take the same ``--simulated [--sim-dir DIR]`` to find it.
@@ -13,6 +13,7 @@ from pathlib import Path
 from firmware.config.loading import load_config, replace
 from firmware.config.model import Config
 from firmware.errors import ConfigError
+from firmware.unit.hardware import shared_speech_cache
 
 
 def default_sim_dir() -> Path:
@@ -40,6 +41,6 @@ def simulated_config(root: Path, base: Config | None = None) -> Config:
     return replace(base or load_config(), drivers={"backend": "sim"},
                    device={"key_file": str(root / "keys" / "device.key")},
                    spool={"path": str(root / "spool"), "min_free_mb": 64},
-                   speech={"cache_dir": str(root / "speech")},
+                   speech={"cache_dir": str(shared_speech_cache())},
                    camera={"width": 640, "height": 360, "fps": 30, "bitrate": 1_000_000},
                    control={"socket": str(root / "control.sock")})

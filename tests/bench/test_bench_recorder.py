@@ -16,7 +16,7 @@ from drivers.camera import open_camera
 from drivers.clock import SimClock, SystemClock
 from firmware.unit.appliance import Appliance
 from firmware.config.loading import replace
-from firmware.unit.demo import demo_config
+from firmware.cli.demo import demo_config
 from firmware.evidence.store import Evidence
 from firmware.evidence.keys import DeviceKey
 from firmware.unit.recorder import Recorder

@@ -29,7 +29,7 @@ from spoken_lines import SpokenLines
 from whisper_models import installed_whisper
 
 REPO = Path(__file__).resolve().parents[2]
-TICKET_SPEC = REPO / "config" / "samples" / "ticket-spec.json"
+TICKET_SPEC = REPO / "firmware" / "samples" / "ticket-spec.json"
 TARGET_SER = 0.05
 
 

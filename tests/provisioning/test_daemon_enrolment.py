@@ -7,7 +7,7 @@ import pytest
 
 import firmware.unit.appliance as appliance_module
 from firmware.config.loading import replace
-from firmware.unit.demo import demo_config
+from firmware.cli.demo import demo_config
 from firmware.errors import ConfigError
 from firmware.evidence.spool import Spool
 

@@ -9,7 +9,7 @@ import pytest
 from drivers.clock import SimClock
 from firmware.unit.appliance import Appliance
 from firmware.config.loading import replace
-from firmware.unit.demo import demo_config
+from firmware.cli.demo import demo_config
 
 SPEED = 6.0
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
@@ -34,6 +34,8 @@ def make_appliance(tmp_path):
         if selftest:
             app.flow.request_selftest()
             app.flow.wait_idle(30)
+        app.flow.wait_idle(30)
+        assert app.flow.prompter.wait_prepared(900), "the prompts were not rendered"
         return app
 
     yield make

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from session_helpers import session_end, session_events, wait_for
 
-from firmware.unit.demo import ScriptedSalesperson
+from firmware.cli.demo import ScriptedSalesperson
 from firmware.evidence.verify import verify_path
 
 
@@ -29,7 +29,9 @@ def test_a_full_session_of_each_template(make_appliance, template):
     assert starts == [n.id for n in tpl.nodes]
     prompts = {e["node"]: e for e in session_events(app, sid, "prompt")}
     for node in tpl.nodes:  # every prompt played is on the chain with its text's hash
-        assert prompts[node.id]["text_sha256"] == hashlib.sha256(node.prompt.encode()).hexdigest()
+        spoken = app.binder.default.prompt(node)      # the template's wording, facts in place
+        assert "{" not in spoken
+        assert prompts[node.id]["text_sha256"] == hashlib.sha256(spoken.encode()).hexdigest()
         assert prompts[node.id]["end_ns"] > prompts[node.id]["start_ns"]
     presses = session_events(app, sid, "press")
     assert [p["button"] for p in presses].count("NEXT") == len(tpl.nodes) + 1
@@ -67,6 +69,19 @@ def _node(app, node_id):
     wait_for(there, what=f"node {node_id}")
 
 
+def _next_refused(app, sid) -> str:
+    """Press NEXT and wait until the press is on the chain: the reason it was refused."""
+    presses = len([e for e in session_events(app, sid, "press") if e["button"] == "NEXT"])
+    refusals = len(session_events(app, sid, "next_refused"))
+    app.hardware.panel.press("NEXT", 0.05)
+    wait_for(lambda: len([e for e in session_events(app, sid, "press")
+                          if e["button"] == "NEXT"]) > presses, what="the NEXT press")
+    app.flow.wait_idle(10)
+    got = [e["reason"] for e in session_events(app, sid, "next_refused")]
+    assert len(got) == refusals + 1, got
+    return got[-1]
+
+
 def _refused(app, sid) -> list[str]:
     app.flow.wait_idle(10)
     return [e["reason"] for e in session_events(app, sid, "next_refused")]
@@ -77,37 +92,31 @@ def test_every_refusal_reason(make_appliance):
     flow, panel, clock = app.flow, app.hardware.panel, app.clock
     app.hardware.speaker.hold()                 # the consent prompt cannot end before NEXT
     sid = _start(app)
-    panel.press("NEXT", 0.05)                                   # prompt still playing
-    assert _refused(app, sid) == ["prompt_playing"]
+    assert _next_refused(app, sid) == "prompt_playing"            # prompt still playing
     app.hardware.speaker.release()
     wait_for(lambda: not app.prompter_playing(), what="prompt end")
-    panel.press("NEXT", 0.05)                                   # answer window still open
-    assert _refused(app, sid)[-1] == "missing_answer"
+    assert _next_refused(app, sid) == "missing_answer"   # answer window still open
     wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None)
     panel.press("NEXT", 0.05)
     _node(app, "id-card")
     wait_for(lambda: not app.prompter_playing())
-    panel.press("NEXT", 0.05)                                   # the photo is not taken yet
-    assert _refused(app, sid)[-1] == "missing_photo"
+    assert _next_refused(app, sid) == "missing_photo"   # the photo is not taken yet
     wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None)
     panel.press("NEXT", 0.05)
     _node(app, "facts")
     wait_for(lambda: not app.prompter_playing())
-    panel.press("NEXT", 0.05)                                   # before its 8 s minimum
-    assert _refused(app, sid)[-1] == "min_duration"
+    assert _next_refused(app, sid) == "min_duration"   # before its 8 s minimum
     wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None)
     panel.press("NEXT", 0.05)
     _node(app, "sign")
     wait_for(lambda: not app.prompter_playing())
-    panel.press("NEXT", 0.05)                                   # nothing signed yet
-    assert _refused(app, sid)[-1] == "missing_signature"
+    assert _next_refused(app, sid) == "missing_signature"   # nothing signed yet
     from drivers.sigpad import load_events
     from firmware.unit.hardware import SAMPLE_SIGNATURE
     _info, events = load_events(SAMPLE_SIGNATURE)
     app.hardware.pad.play(events, wait=False)
     wait_for(lambda: app.recorder.signing, what="signing")
-    panel.press("NEXT", 0.05)                                   # while the pen is moving
-    assert _refused(app, sid)[-1] == "signing"
+    assert _next_refused(app, sid) == "signing"   # while the pen is moving
     wait_for(lambda: flow.refusal(clock.monotonic_ns()) is None, timeout=90)
     panel.press("NEXT", 0.05)
     wait_for(lambda: flow.active.complete)

@@ -14,7 +14,7 @@ from firmware.evidence.keys import DeviceKey
 from firmware.ticket import Ticket, encode_ticket, ticket_from_spec
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE_SPEC = REPO / "config" / "samples" / "ticket-spec.json"
+SAMPLE_SPEC = REPO / "firmware" / "samples" / "ticket-spec.json"
 CST = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2025, 6, 15, 9, 30, tzinfo=CST)
 TICKET_ID = "0123456789abcdef0123456789abcdef"

@@ -18,7 +18,7 @@ from firmware.ticket import UsedTickets, decode_ticket
 from firmware.cli.ticket import add_ticket_parser
 from provisioning.cli import main as provision
 
-SAMPLE = Path(__file__).resolve().parents[2] / "config" / "samples" / "ticket-spec.json"
+SAMPLE = Path(__file__).resolve().parents[2] / "firmware" / "samples" / "ticket-spec.json"
 
 
 def dualrec(*argv: str) -> int:

@@ -260,6 +260,8 @@ class SessionFlow:
             if isinstance(got, tuple):
                 self._refuse_start(got[0], {"detail": got[1]})
                 return
+            if got is not b:   # the policy's facts: render its prompts now, ahead of the nodes
+                self.prompter.prepare(got.all_prompts(), got.template.words_per_minute)
             b = self.binding = got
         data = {"template": b.template.as_record(), "mode": b.mode, "elder": b.template.elder,
                 "application_no": b.application_no, "people": b.summary,

@@ -8,8 +8,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-import cv2
 import numpy as np
 
 from drivers.audio import AudioBlock, Microphone
@@ -78,8 +78,10 @@ class SelfTest:
 
     def __init__(self, camera: Camera, microphone: Microphone, clock: Clock, spool: Path, *,
                  bytes_per_second: int, minutes: int = 30, reserve_bytes: int = 0,
-                 require_clock_sync: bool = False, probe_seconds: float = 0.8) -> None:
+                 require_clock_sync: bool = False, probe_seconds: float = 0.8,
+                 extra: dict[str, Callable[[], None]] | None = None) -> None:
         self.camera = camera
+        self.extra = dict(extra or {})   # name -> a check that raises with what is wrong
         self.microphone = microphone
         self.clock = clock
         self.spool = Path(spool)
@@ -114,7 +116,8 @@ class SelfTest:
                 time.sleep(0.05)
             got = self.camera.analysis_frame()
             if got is not None:
-                brightness = float(cv2.cvtColor(got[0], cv2.COLOR_BGR2GRAY).mean())
+                brightness = float(np.dot(got[0].reshape(-1, 3).mean(axis=0),
+                                          (0.114, 0.587, 0.299)))
         except Exception as exc:  # a device that cannot start fails the test, with the reason
             probe.lost = probe.lost or str(exc)
         finally:
@@ -132,6 +135,12 @@ class SelfTest:
         checks["microphone"] = {
             "ok": probe.blocks > 0 and probe.peak > 0, "blocking": True,
             "detail": f"{probe.blocks} blocks, peak {probe.peak}"}
+        for name, check in self.extra.items():   # the voice, the recogniser, the vision models
+            try:
+                check()
+                checks[name] = {"ok": True, "blocking": True, "detail": "ready"}
+            except Exception as exc:  # noqa: BLE001 - the reason is the check's result
+                checks[name] = {"ok": False, "blocking": True, "detail": str(exc)[:300]}
         ok = all(c["ok"] or not c["blocking"] for c in checks.values())
         self.last = SelfTestResult(ok, self.clock.monotonic_ns(), checks)
         return self.last

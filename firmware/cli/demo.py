@@ -9,17 +9,22 @@ in about a minute; every timestamp is on that clock.
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 from drivers.clock import SimClock
 from drivers.sigpad import load_events
 from firmware.unit.appliance import Appliance
 from firmware.config.loading import load_config, replace
 from firmware.evidence.crypto import generate_insurer_key
-from firmware.unit.hardware import SAMPLE_SIGNATURE
+from firmware.evidence.keys import DeviceKey
+from firmware.unit.hardware import SAMPLE_SIGNATURE, shared_speech_cache
 from firmware.evidence.verify import verify_path
 
 SPEED = 3.0
@@ -29,7 +34,7 @@ def demo_config(out: Path, template: str = "bank-life"):
     return replace(load_config(), drivers={"backend": "sim"},
                    spool={"path": str(out / "spool"), "min_free_mb": 64},
                    device={"key_file": str(out / "keys" / "device.key")},
-                   speech={"cache_dir": str(out / "speech")},
+                   speech={"cache_dir": str(shared_speech_cache())},
                    camera={"width": 640, "height": 360, "fps": 30, "bitrate": 1_000_000},
                    control={"socket": ""}, session={"template": template})
 
@@ -37,7 +42,8 @@ def demo_config(out: Path, template: str = "bank-life"):
 class ScriptedSalesperson:
     """Presses the buttons the way branch staff do, waiting for the flow to accept each NEXT."""
 
-    def __init__(self, appliance: Appliance, say=print) -> None:
+    def __init__(self, appliance: Appliance, say=print, ticket_qr=None) -> None:
+        self.ticket_qr = ticket_qr   # a BGR picture of the ticket's QR, held up at RECORD
         self.app = appliance
         self.panel = appliance.hardware.panel
         self.flow = appliance.flow
@@ -56,9 +62,18 @@ class ScriptedSalesperson:
         self.app.hardware.camera.set_scene("face")
         self.app.hardware.microphone.set_source("speech")
         self._wait(lambda: self.app.selftest.last is not None)
+        self.flow.wait_idle(30)
+        self.flow.prompter.wait_prepared(900)   # the voice renders ahead: no node waits
+        camera = self.app.hardware.camera
+        if self.ticket_qr is not None:
+            self.say("  the salesperson holds the sale's 双录二维码 up to the camera")
+            camera.show_image(self.ticket_qr)
         self.say("  RECORD pressed")
         self.panel.press("RECORD", 0.15)
         self._wait(lambda: flow.active is not None)
+        if self.ticket_qr is not None:
+            camera.set_scene("face")
+            self.flow.prompter.wait_prepared(900)   # the policy's facts, rendered at binding
         sid = flow.active.session_id
         early = True
         for node in flow.active.binding.template.nodes:
@@ -85,20 +100,51 @@ class ScriptedSalesperson:
         return flow.last_summary
 
 
-def run_demo(out: Path | None) -> int:
+SAMPLE_TICKET_SPEC = Path(__file__).resolve().parents[1] / "samples" / "ticket-spec.json"
+
+
+def _sales_key(out: Path) -> DeviceKey:
+    """A development sales-system key (the insurer's sales system signs real tickets)."""
+    return DeviceKey.load_or_create(out / "sales" / "sales.key")
+
+
+def issue_demo_ticket(spec_path: Path, key: DeviceKey, device_id: str, now: dt.datetime):
+    """The ticket of ``spec_path``, valid for this unit only, and a picture of its QR."""
+    from firmware.ticket import encode_ticket, ticket_from_spec
+    from firmware.ticket.qr import ticket_qr_image
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    spec["scope"] = {"devices": [device_id]}
+    ticket = ticket_from_spec(spec, now, source=str(spec_path))
+    text = encode_ticket(ticket, key.sign, key.public)
+    qr = ticket_qr_image(text, module_px=4)
+    return ticket, qr if qr.ndim == 3 else np.repeat(qr[:, :, None], 3, axis=2)
+
+
+def run_demo(out: Path | None, ticket_spec: Path | None = None) -> int:
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="dualrec-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     config = demo_config(out)
     insurer = out / "insurer"  # a development insurer key: media are encrypted to it
     if not (insurer / "insurer-x25519.pub").exists():
         generate_insurer_key(insurer, "x25519")
-    config = replace(config, encryption={"insurer_public_key": str(insurer / "insurer-x25519.pub")})
+    sales = _sales_key(out)
+    config = replace(config,
+                     encryption={"insurer_public_key": str(insurer / "insurer-x25519.pub")},
+                     ticket={"sales_public_keys": sales.public.b64,
+                             "used_dir": str(out / "tickets")})
     started = time.monotonic()
     print(f"dualrec demo: simulated hardware, clock at {SPEED:g}x, output in {out}")
-    app = Appliance(config, clock=SimClock(realtime=True, rate=SPEED))
+    clock = SimClock(realtime=True, rate=SPEED)
+    app = Appliance(config, clock=clock)
     try:
+        now = dt.datetime.fromtimestamp(clock.realtime_ns() / 1e9, dt.timezone.utc)
+        ticket, qr = issue_demo_ticket(ticket_spec or SAMPLE_TICKET_SPEC, sales,
+                                       app.view.device_id, now)
+        print(f"ticket      {ticket.ticket_id} for application {ticket.application_hash} "
+              f"({ticket.product.kind}, {ticket.insurer} {ticket.product.name}), signed "
+              "by a development sales key")
         app.flow.request_selftest()  # as `dualrec run` does at start
-        summary = ScriptedSalesperson(app).run()
+        summary = ScriptedSalesperson(app, ticket_qr=qr).run()
     finally:
         app.close()
     session = out / "spool" / "sessions" / summary["session_id"]
@@ -116,6 +162,7 @@ def format_summary(summary: dict, report, wall_s: float) -> str:
     lines = [
         "",
         f"session     {summary['session_id']} (template {summary['template']})",
+        f"sale        application {summary.get('application_hash') or 'none (unbound)'}",
         f"duration    {st['duration_ms'] / 1000:.1f} s on the session clock "
         f"({wall_s:.0f} s wall)",
         f"video       {st['frames']} frames in {st['video_segments']} segments, "
