@@ -44,10 +44,14 @@ def heard() -> Heard:
     return Heard()
 
 
+TICKET = {"ticket_id": "ab" * 16, "application_hash": "cd" * 16, "product_kind": "life",
+          "mode": "av", "roles": {"policyholder": 1}, "remote": 0, "staff_id": "S-1"}
+
+
 def session(ev: Evidence, end: dict, *, template: str = "bank-life") -> str:
     sid = ev.start_session({"template": {"id": template, "version": "3", "title": "t",
                                          "sha256": "ab" * 32, "elder": False},
-                            "mode": "av", "elder": False})
+                            "mode": "av", "elder": False, "ticket": TICKET})
     ev.end_session(sid, end)
     return sid
 
@@ -80,6 +84,8 @@ def test_every_way_a_session_ends_is_named(tmp_path, device_key, clock, heard, e
     assert (ended["session_id"], ended["ending"], ended["template"]) == (sid, ending,
                                                                          "bank-life")
     assert ended["command_id"] == (stopping[1] if stopping else None)
+    for event in (started, ended):           # the sale it was for, by pseudonym only
+        assert (event["ticket_id"], event["application_hash"]) == ("ab" * 16, "cd" * 16)
     if ending == "completed":
         assert ended["findings"] == ["media_gap", "silent_answer"]
         assert (ended["verdict"], ended["refusals"]) == ("review", 2)

@@ -96,7 +96,7 @@ def test_any_payload_parses_or_is_refused(payload):
 
 
 def shadow(tmp_path) -> ConfigShadow:
-    return ConfigShadow(tmp_path / "config.json", "dr-unit-a", on_error=pytest.fail)
+    return ConfigShadow(tmp_path / "config.json", on_error=pytest.fail, device_id="dr-unit-a")
 
 
 def test_set_config_applies_newer_versions_only(tmp_path):

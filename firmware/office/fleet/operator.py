@@ -24,6 +24,11 @@ from firmware.protocol.mqtt.errors import BrokerUnreachableError, FleetError
 from firmware.protocol.mqtt.broker import parse_broker_url
 
 
+COMMAND_EXPIRY_S = 300
+"""The longest a command waits on the broker for an offline unit (the contract recommends it):
+an operator who gave up does not restart a unit hours later."""
+
+
 @dataclass(frozen=True)
 class Message:
     topic: str
@@ -182,7 +187,7 @@ class OperatorClient:
             props = Properties(PacketTypes.PUBLISH)
             props.ResponseTopic = topics.response_topic(device, self._reply_suffix)
             props.CorrelationData = f"{device}:{call}".encode()
-            props.MessageExpiryInterval = max(1, int(timeout))
+            props.MessageExpiryInterval = max(1, min(COMMAND_EXPIRY_S, int(timeout)))
             self.publish(topics.device_topic(device, topics.CMD), body, properties=props)
         answers: dict[str, dict[str, Any] | None] = {d: None for d in devices}
         deadline = time.monotonic() + timeout

@@ -86,8 +86,8 @@ class FleetAgent:
                                          "would refuse everything it publishes")
         self.outbox = Outbox(settings.outbox_dir)
         self.cache = ResponseCache(settings.fleet_dir / "commands.json", self._report)
-        self.shadow = ConfigShadow(settings.fleet_dir / "config.json", self.device_id,
-                                   self._report)
+        self.shadow = ConfigShadow(settings.fleet_dir / "config.json", self._report,
+                                   device_id=self.device_id)
         self.lifecycle = Lifecycle(hooks, settings.fleet_dir, event=self.event,
                                    report=self._report)
         self._interval = settings.telemetry_interval_s

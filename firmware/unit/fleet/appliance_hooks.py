@@ -40,14 +40,17 @@ RESTART_EXIT = 75  # the unit's RestartForceExitStatus: systemd starts the daemo
 
 class ApplianceHooks:
     """``locate(seconds)`` blinks the unit's LEDs; ``request_stop(exit_code)`` ends the
-    daemon's main loop (restart); ``logs``: the service's log lines (this run's and the one
-    before); ``supervised``: a service manager starts the daemon again after it exits;
-    ``record_config`` puts an effective configuration on the chain; ``reboot_command`` asks
-    the system to reboot."""
+    daemon's main loop (restart); ``logs``: the service's log lines, this run's and the one
+    before (a plain ``logs(lines)`` callable: this process's lines only); ``supervised``: a
+    service manager starts the daemon again after it exits; ``record_config`` puts an
+    effective configuration on the chain (without it nothing changes at once: every
+    configuration that takes effect is on the chain); ``reboot_command`` asks the system to
+    reboot."""
 
     def __init__(self, view: UnitView, uplinks: Uplinks, *, config: Config, clock: Clock,
                  locate: Callable[[float], None], request_stop: Callable[[int], None],
-                 logs: JournalLogs, record_config: Callable[[Config], None],
+                 logs: JournalLogs | Callable[[int], str],
+                 record_config: Callable[[Config], None] | None = None,
                  simulated: bool = False, supervised: bool = False,
                  reboot_command: tuple[str, ...] = ("systemctl", "reboot")) -> None:
         self._view = view
@@ -56,16 +59,17 @@ class ApplianceHooks:
         self._clock = clock
         self._locate = locate
         self._request_stop = request_stop
-        self._logs = logs
+        self._logs = logs if isinstance(logs, JournalLogs) else JournalLogs(logs, journal=False)
         self._simulated = simulated
         self._supervised = supervised
         self._reboot_command = reboot_command
+        appliers = {"logging.level": _set_log_level,
+                    "mqtt.telemetry_interval_s": self._set_telemetry_interval,
+                    "mqtt.reconnect_min_s": self._set_reconnect,
+                    "mqtt.reconnect_max_s": self._set_reconnect}
         self.operational = OperationalConfig(
-            config, device_id=view.device_id, record=record_config,
-            appliers={"logging.level": _set_log_level,
-                      "mqtt.telemetry_interval_s": self._set_telemetry_interval,
-                      "mqtt.reconnect_min_s": self._set_reconnect,
-                      "mqtt.reconnect_max_s": self._set_reconnect})
+            config, device_id=view.device_id, record=record_config or (lambda _config: None),
+            appliers=appliers if record_config is not None else {})
 
     def current_state(self) -> DeviceStatus:
         state = self._view.state()

@@ -47,7 +47,15 @@ def ending_of(data: dict[str, Any], stopping: Stopping) -> tuple[str, str]:
     return "other", reason
 
 
-def session_ended(record: Record, template: str | None, stopping: Stopping) -> dict[str, Any]:
+def _sale(data: dict[str, Any]) -> dict[str, Any]:
+    """The sale a SESSION_START was bound to (its ticket's id and application pseudonym)."""
+    ticket = data.get("ticket") if isinstance(data.get("ticket"), dict) else {}
+    return {k: ticket.get(k) if isinstance(ticket.get(k), str) else None
+            for k in ("ticket_id", "application_hash")}
+
+
+def session_ended(record: Record, template: str | None, stopping: Stopping,
+                  sale: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``session_ended`` data of a SESSION_END record."""
     data = record.data
     ending, reason = ending_of(data, stopping)
@@ -62,14 +70,16 @@ def session_ended(record: Record, template: str | None, stopping: Stopping) -> d
             "refusals": refusals if isinstance(refusals, int) else None,
             "script_complete": bool(data.get("script_complete", False)),
             "end_seq": record.seq, "stats": stats if isinstance(stats, dict) else None,
-            "command_id": stopping[1] if stopping and ending == stopping[0] else None}
+            "command_id": stopping[1] if stopping and ending == stopping[0] else None,
+            **(sale or {"ticket_id": None, "application_hash": None})}
 
 
 def interrupted(session_id: str, end_seq: int) -> dict[str, Any]:
     """``session_ended`` of a session recovery closed (the run it belonged to died)."""
     return {"session_id": session_id, "template": None, "ending": "interrupted",
             "reason": RECOVERED, "verdict": None, "findings": [], "refusals": None,
-            "script_complete": False, "end_seq": end_seq, "stats": None, "command_id": None}
+            "script_complete": False, "end_seq": end_seq, "stats": None, "command_id": None,
+            "ticket_id": None, "application_hash": None}
 
 
 class ChainEvents:
@@ -78,15 +88,15 @@ class ChainEvents:
     (the ledger serialises appends)."""
 
     def __init__(self) -> None:
-        self._templates: OrderedDict[str, str] = OrderedDict()
+        self._templates: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
         self._failing: set[str] = set()
 
     def events_for(self, record: Record, stopping: Stopping = None) -> list[Event]:
         if record.type == records.SESSION_START:
             return [self._started(record)]
         if record.type == records.SESSION_END:
-            template = self._templates.pop(record.session, None)
-            return [("session_ended", session_ended(record, template, stopping))]
+            template, sale = self._templates.pop(record.session, (None, None))
+            return [("session_ended", session_ended(record, template, stopping, sale))]
         if record.type != records.EVENT:
             return []
         kind = record.data.get("kind")
@@ -98,7 +108,8 @@ class ChainEvents:
         data = record.data
         template = data.get("template") if isinstance(data.get("template"), dict) else {}
         template_id = str(template.get("id", ""))
-        self._templates[record.session] = template_id
+        sale = _sale(data)
+        self._templates[record.session] = (template_id, sale)
         while len(self._templates) > REMEMBERED_SESSIONS:
             self._templates.popitem(last=False)
         version = template.get("version")
@@ -106,7 +117,7 @@ class ChainEvents:
             "session_id": record.session, "template": template_id,
             "template_version": str(version) if version is not None else None,
             "mode": data.get("mode", "av"), "elder": bool(data.get("elder", False)),
-            "seq": record.seq})
+            **sale, "seq": record.seq})
 
     def _device_lost(self, record: Record) -> list[Event]:
         data = record.data

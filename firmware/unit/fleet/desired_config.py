@@ -69,7 +69,8 @@ def merge_patch(layer: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 class ConfigShadow:
     """The unit's side of desired/reported; the accepted layer survives restarts."""
 
-    def __init__(self, path: Path, device_id: str, on_error: Callable[[Exception], None]) -> None:
+    def __init__(self, path: Path, on_error: Callable[[Exception], None], *,
+                 device_id: str = "") -> None:
         self.path = Path(path)
         self.device_id = device_id
         raw = read_json(self.path, {}, on_error)

@@ -28,6 +28,10 @@ class ConfigAnswer:
     applied_now: tuple[str, ...] = ()
     at_restart: tuple[str, ...] = ()
 
+    def __iter__(self):
+        """Unpacks as ``(ok, note)``, like :meth:`DeviceHooks.apply_config_bundle`'s answer."""
+        return iter((self.ok, self.note))
+
 
 @dataclass(frozen=True)
 class LogExcerpt:
