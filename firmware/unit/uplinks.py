@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: Chain EVENT kinds the fleet hears about as they happen (as events of the same kind, or as
 #: ``fault``); their data hold no personal information, and the agent checks that again.
 FLEET_EVENTS = ("selftest", "record_refused", "device_lost", "badge_refused", "disk_low")
-UPLINK_PARTS = ("sync", "fleet")
+UPLINK_PARTS = ("sync",)   # the agent's own failures show in its state, not in an event
 
 
 class Uplinks:

@@ -35,12 +35,13 @@ SELFTEST_CHECKS = ("camera", "microphone", "pad", "disk", "clock", "voice", "rec
 """What a self-test checks (``selftest.data.failed``): the devices, the disk, the clock, and the
 models the session needs (speech synthesis, recognition, vision)."""
 
-FAULT_PARTS = SELFTEST_CHECKS + ("session", "sync", "fleet")
-"""``fault.data.part``."""
+FAULT_PARTS = SELFTEST_CHECKS + ("session", "sync")
+"""``fault.data.part``. (The fleet agent's own failures show in ``state``: an event about the
+agent would have to go through the agent.)"""
 
 FAULT_REASONS = ("device_lost", "selftest_failed", "flow_fault", "uplink_failed")
 """``fault.data.reason``: a device went away during a recording; a self-test check failed;
-the session flow failed; the uploader or the fleet agent stopped working."""
+the session flow failed; the uploader stopped working."""
 
 PREVIOUS_STOPS = ("first_start", "stopped", "restart_command", "reboot_command", "unclean")
 """``boot.data.previous.stop``: how the run before this one ended (from the evidence chain:
