@@ -124,7 +124,7 @@ class Uplinks:
     def _announce_boot(self, fleet_dir, simulated: bool) -> None:
         from firmware.unit.fleet.lifecycle import take_note
         recovery = self._evidence.recovery
-        note = take_note(fleet_dir, lambda exc: self.failed("fleet", exc))
+        note = take_note(fleet_dir, self._disk_trouble)
         data = boot_data(recovery, note, firmware=__version__, simulated=simulated,
                          origin=self._config.origin)
         self._tell("boot", data)
@@ -142,8 +142,9 @@ class Uplinks:
             return
         try:
             agent.event(kind, data)
-        except Exception as exc:  # a refused payload or a full disk: reported, never raised
-            self.failed("fleet", exc)
+        except Exception as exc:  # noqa: BLE001 - a refused payload or a full disk: logged;
+            # the chain keeps the record, and a unit must not restart over a lost event
+            log.error("fleet event %s not queued: %s", kind, exc)
 
     def on_record(self, record: Record) -> None:
         """Each record once it is durable: checkpoints are witnessed, the backlog counted, and
