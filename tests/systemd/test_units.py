@@ -17,7 +17,7 @@ VENV_BIN = Path(sys.executable).parent
 INSTALLED_BIN = "/opt/dualrec/venv/bin"   # install.sh's virtualenv
 
 ALL_UNITS = ("dualrec.service", "dualrec-firstboot.service", "dualrec-verify.service",
-             "dualrec-verify.timer")
+             "dualrec-verify.timer", "dualrec-screen.service")
 DEFAULTS = tomllib.loads((REPO / "config" / "default.toml").read_text())
 CONFIG = "/etc/dualrec/dualrec.toml"
 
@@ -132,7 +132,8 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
 
 @pytest.mark.parametrize("name,most", [("dualrec.service", 2.5),
                                        ("dualrec-verify.service", 1.5),
-                                       ("dualrec-firstboot.service", 5.0)])
+                                       ("dualrec-firstboot.service", 5.0),
+                                       ("dualrec-screen.service", 4.5)])
 def test_the_sandbox_stays_tight(tmp_path, name, most):
     """``systemd-analyze security``'s exposure (0 safest, 10 unsafe) does not creep up."""
     analyze = _systemd_analyze()

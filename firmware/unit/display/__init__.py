@@ -6,7 +6,11 @@ to remote parties' phones), fed from the session flow.
   the page, the update stream (Server-Sent Events) and the screen's input;
 - :mod:`.documents`: the library of PDFs named by SHA-256, pages rendered with pdfium;
 - :mod:`.reading`: whether every page was shown long enough (NEXT's ``pages_unread``);
-- :mod:`.events`: :class:`ScreenChange` (for the chain) and :class:`InputEvent` (from the page).
+- :mod:`.events`: :class:`ScreenChange` (for the chain) and :class:`InputEvent` (from the page);
+- :mod:`.customer_screen`: the unit's screen built from ``[display]`` (library, server, part);
+- :mod:`.screen_part`: the session part that publishes views and takes the page's input,
+  with :mod:`.session_view` (people, needs, idle), :mod:`.reading_node` (a reading node's
+  documents, refusals and chain records) and :mod:`.screen_inbox` (across threads).
 
 This package's ``__init__`` imports only the light types; the server (aiohttp) and the library
 (pypdfium2) are imported from their modules by whoever runs them.

@@ -126,25 +126,38 @@ class DocumentLibrary:
     """The PDFs in ``root`` listed in its ``manifest.toml``. Thread-safe."""
 
     def __init__(self, root: str | Path, *, max_document_bytes: int = 32 * 1024 * 1024,
-                 cache_bytes: int = 24 * 1024 * 1024, max_open: int = 16) -> None:
+                 cache_bytes: int = 24 * 1024 * 1024, max_open: int = 16,
+                 problem: str | None = None) -> None:
         self.root = Path(root)
         self.max_document_bytes = max_document_bytes
         self.cache_bytes = cache_bytes
         self.max_open = max_open
-        self.entries = _load_manifest(self.root / MANIFEST)
+        self.problem = problem
+        self.entries = {} if problem else _load_manifest(self.root / MANIFEST)
         self._lock = threading.Lock()
         self._open: collections.OrderedDict[str, Document] = collections.OrderedDict()
         self._pngs: collections.OrderedDict[tuple[str, int, int], bytes] = \
             collections.OrderedDict()
         self._png_bytes = 0
 
+    @classmethod
+    def load(cls, root: str | Path, **kwargs) -> "DocumentLibrary":
+        """The library in ``root``; when its manifest is missing or unusable, an empty library
+        whose :attr:`problem` says why (the unit still records; every document it is asked
+        for is then missing, with that reason). The daemon opens its library this way."""
+        try:
+            return cls(root, **kwargs)
+        except ManifestError as exc:
+            return cls(root, problem=str(exc), **kwargs)
+
     def entry(self, sha256: str) -> DocumentEntry:
         """The manifest's entry for ``sha256``, or DocumentMissingError."""
         entry = self.entries.get(sha256)
         if entry is None:
+            why = f" ({self.problem})" if self.problem else f" (not listed in {MANIFEST})"
             raise DocumentMissingError(
-                f"document {sha256} is not in the library {self.root} (not listed in "
-                f"{MANIFEST}): deliver it with the unit's signed configuration", sha256)
+                f"document {sha256} is not in the library {self.root}{why}: deliver it with "
+                "the unit's signed configuration", sha256)
         return entry
 
     def _read(self, entry: DocumentEntry) -> bytes:

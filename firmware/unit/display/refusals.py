@@ -20,6 +20,7 @@ REFUSAL_WORDS: dict[str, str] = {
     "signing": "客户正在签名：请等签完（笔离开签字板）后再继续。",
     "pages_unread": "还有页面没有阅读：请客户在屏幕上翻阅每份文件的每一页，并点“我已阅读”。",
     "document_missing": "本环节要展示的文件在设备上缺失或已被改动，无法继续：请联系运维更新设备的文件库。",
+    "display_fault": "客户屏幕出现故障，无法展示文件：请联系运维；如需结束，请长按录制键。",
     "script_complete": "所有环节已完成：请长按录制键结束录制。",
     "remote_party_disconnected": "远程参与人已断开连接：请等对方重新加入后再继续。",
     "remote_party_reading": "远程参与人还在阅读文件：请等对方读完。",

@@ -17,8 +17,10 @@ from firmware.errors import ConfigError
 NODE_KINDS = ("consent", "statement", "question", "show_credentials", "show_id", "documents",
               "signature")
 EVIDENCE = ("photo", "signature", "answer")
+MAX_NODE_DOCUMENTS = 16
 SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "scripts"  # firmware/scripts -> config/scripts
 _ID = re.compile(r"[a-z][a-z0-9_-]{0,40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class TemplateError(ConfigError):
@@ -28,7 +30,9 @@ class TemplateError(ConfigError):
 @dataclass(frozen=True)
 class ScriptNode:
     """One step of the script. ``min_seconds``: NEXT is refused before the node has lasted this
-    long; ``answer_seconds``: the window after the prompt in which the customer answers."""
+    long; ``answer_seconds``: the window after the prompt in which the customer answers;
+    ``documents``: at a node of kind "documents", the SHA-256s of the documents the customer
+    reads on the screen (the unit's document library holds them), before any the ticket adds."""
 
     id: str
     title: str
@@ -37,10 +41,14 @@ class ScriptNode:
     min_seconds: float
     requires: tuple[str, ...]
     answer_seconds: float
+    documents: tuple[str, ...] = ()
 
     def as_record(self) -> dict:
-        return {"id": self.id, "title": self.title, "kind": self.kind,
-                "requires": list(self.requires)}
+        record = {"id": self.id, "title": self.title, "kind": self.kind,
+                  "requires": list(self.requires)}
+        if self.documents:
+            record["documents"] = list(self.documents)
+        return record
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,8 @@ def _get(table: dict, key: str, kind: type, where: str, problems: list[str], def
 
 def _node(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
     where = f"node[{index}]"
-    known = {"id", "title", "kind", "prompt", "min_seconds", "requires", "answer_seconds"}
+    known = {"id", "title", "kind", "prompt", "min_seconds", "requires", "answer_seconds",
+             "documents"}
     for key in sorted(set(raw) - known):
         problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
     node_id = _get(raw, "id", str, where, problems, "")
@@ -104,7 +113,29 @@ def _node(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
                         "window longer than 0 s")
     if kind == "signature" and "signature" not in requires:
         problems.append(f"{where}.requires: a signature node must require 'signature'")
-    return ScriptNode(node_id, title, kind, prompt, min_s, tuple(requires), answer_s)
+    documents = _documents(raw, kind, where, problems)
+    return ScriptNode(node_id, title, kind, prompt, min_s, tuple(requires), answer_s, documents)
+
+
+def _documents(raw: dict, kind: str, where: str, problems: list[str]) -> tuple[str, ...]:
+    """The optional ``documents = ["<sha256>", ...]`` of a reading node."""
+    if "documents" not in raw:
+        return ()
+    documents = _get(raw, "documents", list, where, problems, [])
+    if not isinstance(raw["documents"], list):
+        return ()
+    if kind and kind != "documents":
+        problems.append(f"{where}.documents: only a node of kind \"documents\" lists documents")
+    if not 1 <= len(documents) <= MAX_NODE_DOCUMENTS:
+        problems.append(f"{where}.documents: list 1 to {MAX_NODE_DOCUMENTS} documents, "
+                        f"not {len(documents)}")
+    for i, sha in enumerate(documents):
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            problems.append(f"{where}.documents[{i}]: must be a SHA-256 as 64 lowercase hex "
+                            "digits (the document library's manifest names each by it)")
+        elif documents.index(sha) != i:
+            problems.append(f"{where}.documents[{i}]: {sha[:12]}… is listed twice")
+    return tuple(d for d in documents if isinstance(d, str))
 
 
 def parse_template(text: str, source: str = "<template>") -> ScriptTemplate:
