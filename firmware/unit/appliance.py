@@ -40,10 +40,12 @@ from firmware.unit.recorder import Recorder
 from firmware.unit.recording_gate import RecordingGate
 from firmware.unit.session.answer_window import AnswerWindowPart
 from firmware.unit.session.badges import BadgePart
+from firmware.unit.session.document_check import DocumentCheckPart
 from firmware.unit.session.flow import Binding, SessionFlow
 from firmware.unit.session.live import LiveAnalysisPart
 from firmware.unit.session.parts import SessionPart
 from firmware.unit.session.photos import PhotoPart
+from firmware.unit.session.presence import PresencePart
 from firmware.unit.session.prompter import Prompter
 from firmware.unit.session.script import SCRIPTS_DIR, load_templates
 from firmware.unit.session.selftest import SelfTest
@@ -163,9 +165,15 @@ class Appliance:
     def _session_parts(self, hw) -> list[SessionPart]:
         """What takes part in a session besides the script, in the order they are asked."""
         count_faces = (lambda image: len(self.vision.analyse(image).faces))  # noqa: E731
+        understanding = self.config.understanding
+        documents = (DocumentCheckPart(lambda jpeg: self.vision.read_text(jpeg))
+                     if understanding.enabled else None)
         parts: list[SessionPart] = [LiveAnalysisPart(hw.camera, hw.microphone.rate,
                                                      faces=count_faces),
-                                    PhotoPart(self.recorder)]
+                                    PhotoPart(self.recorder, on_photo=documents.on_photo
+                                              if documents else None)]
+        if understanding.enabled:
+            parts += [PresencePart(understanding.person_missing_seconds), documents]
         badge_reader = self._badge_reader()
         if badge_reader is not None:
             parts.append(BadgePart(badge_reader, hw.camera))

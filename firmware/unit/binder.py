@@ -136,7 +136,8 @@ class TicketBinder:
         script = script_record(tpl, prompts, facts)
         summary = {**ticket.summary(), "signer": signer,
                    "script_sha256": hashlib.sha256(script).hexdigest()}
-        at_counter = sum(1 for p in ticket.people if not p.remote)
+        # the policyholder who insures themself is one person in two roles
+        at_counter = len({p.customer.id_number for p in ticket.people if not p.remote})
         return Binding(tpl, mode=ticket.mode, application_no=ticket.application_hash,
                        people_json=ticket_people_json(ticket, today),
                        summary={"roles": summary["roles"], "remote": summary["remote"]},

@@ -178,6 +178,22 @@ def test_the_ticket_selects_the_template(born, kind, template):
         assert "不确定" in binding.prompts["uncertain-returns"]
 
 
+def test_the_camera_should_see_each_person_at_the_counter_once():
+    # SPEC: the policyholder insures themself (one person, two roles) + the salesperson
+    assert _binder("310115197503071236", "life").counter_people == 2
+    templates = load_templates()
+    from drivers.clock import SimClock
+    binder = Binder(templates, SimClock(realtime=True), template="bank-life", mode="av")
+    child = "310115201508211022"
+    spec = {**SPEC, "people": [
+        SPEC["people"][0], {**SPEC["people"][1], "name": "王子涵", "id_number": child,
+                            "gender": "F", "remote": True},
+        {"role": "guardian", "name": "李秀英", "id_type": "resident_id",
+         "id_number": "310115197804122244", "gender": "F", "guardian_for": child}]}
+    ticket = ticket_from_spec(spec, dt.datetime.now(dt.timezone.utc))
+    assert TicketBinder(binder).bind(ticket, "f").counter_people == 3   # the child is remote
+
+
 def test_a_unit_without_its_voice_says_so(make_appliance, tmp_path):
     """No model: the self-test fails on the voice and RECORD is refused — never silence."""
     empty = tmp_path / "no-models"
