@@ -96,9 +96,13 @@ def test_the_unit_speaks_what_the_contract_lists(contract):
     assert code["x-cached"] == list(vocabulary.CACHED_ERRORS)
     assert set(code["x-descriptions"]) == set(vocabulary.ERROR_CODES)
     assert agent_module.CONTRACT_VERSION == contract.version
-    # the session checks and ticket refusals the firmware can produce
-    quality = (REPO / "firmware" / "unit" / "session" / "quality.py").read_text()
-    assert set(re.findall(r'QualityFinding\("([a-z_]+)"', quality)) == set(vocabulary.FINDINGS)
+    # the session checks (by name in the code, or by the documents' constants) and ticket
+    # refusals the firmware can produce: each one in the contract, and nothing stale there
+    named = set()
+    for path in (REPO / "firmware" / "unit").rglob("*.py"):
+        named |= set(re.findall(r'QualityFinding\(\s*"([a-z_]+)"', path.read_text()))
+    from firmware.unit.understanding.documents import DOCUMENT_MISMATCH, ID_MISMATCH
+    assert named | {ID_MISMATCH, DOCUMENT_MISMATCH} == set(vocabulary.FINDINGS)
     from firmware.ticket.errors import REASONS
     assert {f"ticket_{r}" for r in REASONS} <= set(vocabulary.RECORD_REFUSALS)
 

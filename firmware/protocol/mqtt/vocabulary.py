@@ -27,8 +27,10 @@ was stopped (systemctl stop, a shutdown); ``other`` a reason this version does n
 
 FINDINGS = ("node_missing", "missing_signature", "missing_photo", "node_too_short",
             "silent_answer", "no_face", "camera_dark", "media_gap", "unexplained_gap",
-            "clock_unsynced")
-"""The session quality checks a session can fail (``session_ended.data.findings``)."""
+            "clock_unsynced", "person_missing", "id_mismatch", "document_mismatch")
+"""The session quality checks a session can fail (``session_ended.data.findings``): the
+session's own checks, fewer people in frame than the sale has at the counter, an ID card or
+an application form that does not match the sale."""
 
 SELFTEST_CHECKS = ("camera", "microphone", "pad", "disk", "clock", "voice", "recogniser",
                    "vision")
