@@ -105,6 +105,14 @@ def test_the_unit_speaks_what_the_contract_lists(contract):
     assert named | {ID_MISMATCH, DOCUMENT_MISMATCH} == set(vocabulary.FINDINGS)
     from firmware.ticket.errors import REASONS
     assert {f"ticket_{r}" for r in REASONS} <= set(vocabulary.RECORD_REFUSALS)
+    # the self-test's checks: its own, and the extra ones the composition root gives it
+    selftest = (REPO / "firmware" / "unit" / "session" / "selftest.py").read_text()
+    checks = set(re.findall(r'checks\["([a-z_]+)"\]|"([a-z_]+)": \{"ok"', selftest))
+    appliance = (REPO / "firmware" / "unit" / "appliance.py").read_text()
+    extra = re.search(r"extra=\{([^}]*)\}", appliance)
+    names = {n for pair in checks for n in pair if n}
+    names |= set(re.findall(r'"([a-z_]+)":', extra.group(1))) if extra else set()
+    assert names and names <= set(vocabulary.SELFTEST_CHECKS), names
 
 
 def test_each_commands_arguments_are_the_contracts(contract):
