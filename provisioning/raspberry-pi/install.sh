@@ -3,12 +3,14 @@
 #
 #   sudo provisioning/raspberry-pi/install.sh [--start] [--skip-apt]
 #
-# From a checkout of this repository: apt packages (picamera2, lgpio, PortAudio, espeak-ng, ...),
+# From a checkout of this repository: apt packages (picamera2, lgpio, PortAudio, the kiosk, ...),
 # a copy of the release in /opt/dualrec/src with a virtualenv beside it that also sees the apt
-# packages (picamera2 and libcamera exist only there), the service user dualrec, the
+# packages (picamera2 and libcamera exist only there), every Python package pinned and
+# hash-checked (requirements.lock), the voice and recogniser models (each file checked by
+# SHA-256), the service users dualrec and dualrec-screen, the
 # configuration /etc/dualrec/dualrec.toml (from config/default.toml, real hardware; kept if it
 # exists), the udev rule of the signature pad, the journald and hardware-watchdog settings, and
-# the systemd units, enabled. --start also (re)starts the appliance now; otherwise it starts at
+# the systemd units, enabled (the customer's screen only when [display] enabled). --start also (re)starts the appliance now; otherwise it starts at
 # the next boot. Run it again after pulling a new release: every step is idempotent and the
 # configuration and the spool are never touched. docs/operations.md says what comes next.
 set -euo pipefail
@@ -24,7 +26,9 @@ apt_packages=(
   python3-lgpio                         # gpiozero's pin factory for the button/LED panel
   python3-venv python3-dev gcc          # the virtualenv; PyAudio and evdev compile
   portaudio19-dev alsa-utils            # PyAudio; arecord/aplay -l to find the audio devices
-  espeak-ng                             # the spoken prompts (cmn voice)
+  espeak-ng                             # Kokoro's phonemiser falls back to it for odd words
+  cage xwayland chromium                # the customer's screen: Chromium kiosk under cage
+  fonts-wqy-zenhei                      # Chinese on the screen and in exports
   libsystemd-dev pkg-config             # sd_notify and the journal
   libcap-dev                            # python-prctl, should pip ever build picamera2's deps
   rsync                                 # copying the release into /opt/dualrec/src
@@ -73,17 +77,24 @@ install_release() {
     log "creating the virtualenv $venv (with the apt packages visible)"
     python3 -m venv --system-site-packages "$venv"
   fi
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  # Editable: the script templates are found beside the package (config/scripts).
-  "$venv/bin/python" -m pip install -q -e "$prefix/src"
+  local pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+  # Every package pinned and hash-checked; editable, so the script templates are found beside
+  # the package (config/scripts).
+  "${pip[@]}" --require-hashes -r "$prefix/src/requirements.lock"
+  "${pip[@]}" --require-hashes --no-deps -r "$prefix/src/requirements-nodeps.lock"
+  "${pip[@]}" --no-deps --no-build-isolation -e "$prefix/src"
   # pip brings numpy 2, which the apt build of simplejpeg (needed by picamera2) cannot load:
   # a simplejpeg built for it goes into the virtualenv (raspberrypi/picamera2#1211).
   if ! "$venv/bin/python" -c 'import picamera2' 2>/dev/null; then
-    "$venv/bin/python" -m pip install -q --force-reinstall --no-deps 'simplejpeg>=1.8.1'
+    "${pip[@]}" --force-reinstall --no-deps 'simplejpeg>=1.8.1'
   fi
   "$venv/bin/python" -c 'import picamera2' || { log "picamera2 does not import in $venv"; exit 1; }
   "$venv/bin/python" -m compileall -q "$prefix/src/firmware" "$prefix/src/drivers" \
     "$prefix/src/provisioning" >/dev/null
+  # the voice (Kokoro-82M) and the recogniser (Whisper-base) where the daemon looks for them
+  # (PREFIX/share/dualrec-models); a second run only checks them
+  "$venv/bin/python" -m provisioning.models install --dir "$venv/share/dualrec-models" \
+    --cache /var/cache/dualrec-models
   ln -sfn "$venv/bin/dualrec" /usr/local/bin/dualrec
   ln -sfn "$venv/bin/dualrec-provision" /usr/local/bin/dualrec-provision
 }
@@ -121,16 +132,28 @@ install_system_settings() {
   systemctl restart systemd-journald
 }
 
+# 0 when the unit's configuration turns the customer's screen on.
+display_enabled() {
+  "$venv/bin/python" -c 'import sys; from firmware.config.loading import load_config
+sys.exit(0 if load_config(sys.argv[1]).display.enabled else 1)' "$etc/dualrec.toml"
+}
+
 install_units() {
   local unit
   for unit in dualrec.service dualrec-firstboot.service dualrec-verify.service \
-      dualrec-verify.timer; do
+      dualrec-verify.timer dualrec-screen.service; do
     install -m 0644 "$repo/systemd/$unit" "/etc/systemd/system/$unit"
   done
   systemctl daemon-reload
   systemctl daemon-reexec   # the hardware watchdog setting of system.conf.d
   systemctl enable dualrec.service dualrec-firstboot.service dualrec-verify.timer
   systemctl start dualrec-verify.timer
+  # The kiosk takes tty1 from the console login: only on a unit whose screen is on.
+  if display_enabled; then
+    systemctl enable dualrec-screen.service
+  else
+    systemctl disable dualrec-screen.service 2>/dev/null || true
+  fi
 }
 
 main() {

@@ -62,9 +62,10 @@ def test_install_script_installs_every_unit_and_the_venv_the_units_run():
     assert out.stdout.strip() == "/opt/dualrec/venv"
     for unit in (REPO / "systemd").glob("*.service"):
         for command in re.findall(r"^Exec\w+=(\S+)", unit.read_text(), re.M):
-            assert command.startswith("/opt/dualrec/venv/bin/") or command == "/bin/sh", command
+            assert command.startswith("/opt/dualrec/venv/bin/") or command in (
+                "/bin/sh", "/bin/bash", "/usr/bin/cage"), command
     for package in ("python3-picamera2", "python3-lgpio", "python3-venv", "portaudio19-dev",
-                    "espeak-ng", "libsystemd-dev"):
+                    "espeak-ng", "libsystemd-dev", "cage", "xwayland", "chromium"):
         assert package in bash('echo "${apt_packages[*]}"').stdout.split()
     assert "--system-site-packages" in text
 
@@ -116,3 +117,16 @@ def test_the_signature_pad_rule_names_the_pen_tablet():
         check = subprocess.run(["udevadm", "verify", str(PI / "70-dualrec-sigpad.rules")],
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_kiosk_is_enabled_only_where_the_screen_is_on(tmp_path, enabled):
+    text = (REPO / "config" / "default.toml").read_text()
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "dualrec.toml").write_text(re.sub(r"(?m)^(\[display\].*\n)enabled = false",
+                                             rf"\1enabled = {str(enabled).lower()}", text))
+    assert tomllib.loads((etc / "dualrec.toml").read_text())["display"]["enabled"] is enabled
+    venv = Path(sys.prefix)
+    out = bash(f'venv="{venv}"; etc="{etc}"; display_enabled && echo on || echo off')
+    assert out.stdout.strip() == ("on" if enabled else "off"), out.stderr
