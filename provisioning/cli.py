@@ -206,7 +206,7 @@ def _add_ticket(sub: Any) -> None:
     k.set_defaults(func=cmd_ticket_keygen)
     i = ts.add_parser("issue", help="issue a signed ticket from a spec, as a QR code PNG")
     i.add_argument("--spec", required=True, help="the ticket spec (JSON; see "
-                   "config/samples/ticket-spec.json)")
+                   "firmware/samples/ticket-spec.json)")
     i.add_argument("--key", required=True, help="the sales-system private key (sales.key)")
     i.add_argument("--qr", required=True, help="the QR code image to write (PNG)")
     i.add_argument("--out", help="also write the ticket's DRT1: text to this file")
