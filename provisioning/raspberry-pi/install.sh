@@ -32,6 +32,7 @@ apt_packages=(
   libsystemd-dev pkg-config             # sd_notify and the journal
   libcap-dev                            # python-prctl, should pip ever build picamera2's deps
   rsync                                 # copying the release into /opt/dualrec/src
+  polkitd                               # the fleet's reboot command (50-dualrec-reboot.rules)
 )
 
 log() { echo "install.sh: $*" >&2; }
@@ -127,6 +128,9 @@ install_system_settings() {
   udevadm trigger --subsystem-match=input --action=change
   install -d /etc/systemd/journald.conf.d /etc/systemd/system.conf.d
   install -m 0644 "$here/journald-dualrec.conf" /etc/systemd/journald.conf.d/dualrec.conf
+  # the fleet's reboot command: logind lets the service user reboot (polkit)
+  install -d -m 0755 /etc/polkit-1/rules.d
+  install -m 0644 "$here/50-dualrec-reboot.rules" /etc/polkit-1/rules.d/50-dualrec-reboot.rules
   install -m 0644 "$here/watchdog-dualrec.conf" /etc/systemd/system.conf.d/dualrec-watchdog.conf
   install -d -m 2755 -g systemd-journal /var/log/journal
   systemctl restart systemd-journald

@@ -130,3 +130,29 @@ def test_the_kiosk_is_enabled_only_where_the_screen_is_on(tmp_path, enabled):
     venv = Path(sys.prefix)
     out = bash(f'venv="{venv}"; etc="{etc}"; display_enabled && echo on || echo off')
     assert out.stdout.strip() == ("on" if enabled else "off"), out.stderr
+
+
+@pytest.mark.parametrize("action, user, allowed", [
+    ("org.freedesktop.login1.reboot", "dualrec", True),
+    ("org.freedesktop.login1.reboot-multiple-sessions", "dualrec", True),
+    ("org.freedesktop.login1.reboot", "dualrec-screen", False),
+    ("org.freedesktop.login1.reboot", "pi", False),
+    ("org.freedesktop.login1.power-off", "dualrec", False),
+    ("org.freedesktop.systemd1.manage-units", "dualrec", False),
+])
+def test_the_polkit_rule_lets_only_the_service_user_reboot(action, user, allowed):
+    """The rule file evaluated by a JavaScript engine (node) as polkit evaluates it: the rule
+    it adds is asked about the action and the user."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("node is not installed")
+    rules = (PI / "50-dualrec-reboot.rules").read_text()
+    assert "50-dualrec-reboot.rules" in INSTALL.read_text()
+    script = (
+        "const rules = []; const polkit = {Result: {YES: 'yes', NO: 'no'},"
+        " addRule: f => rules.push(f)};\n" + rules +
+        f"\nconst r = rules.map(f => f({{id: {action!r}}}, {{user: {user!r}}}));"
+        "\nprocess.stdout.write(JSON.stringify(r));")
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ('["yes"]' if allowed else '[null]')
