@@ -3,16 +3,28 @@
 A template is versioned and its file's SHA-256 goes on the chain at session start, so an
 auditor can prove the wording spoken was the approved wording. A bad template is refused with
 the file, the key path and the reason.
+
+Speech understanding reads two more things from a template (both optional):
+
+- ``answers``: the word lists that judge the customer's answers, either a table
+  (``[answers]`` with ``affirmative``, ``negative``, ``hesitant``, ``negators``, ``fillers``)
+  or the path of a TOML file with such a table, relative to the template's directory
+  (``answers = "../understanding/answers.toml"``); without it, the shipped
+  ``config/understanding/answers.toml``;
+- a node's ``required_phrases`` (heard during the node in the recording, the unit's own voice
+  included: proof the statement was audible) and ``salesperson_phrases`` (heard during the
+  node outside the unit's prompts: said by someone at the counter), checked after the session.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from firmware.errors import ConfigError
+from firmware.unit.understanding.answers import WordLists, check_word_lists, read_word_lists
 
 NODE_KINDS = ("consent", "statement", "question", "show_credentials", "show_id", "documents",
               "signature")
@@ -20,6 +32,12 @@ EVIDENCE = ("photo", "signature", "answer")
 MAX_NODE_DOCUMENTS = 16
 SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "scripts"  # firmware/scripts -> config/scripts
 _ID = re.compile(r"[a-z][a-z0-9_-]{0,40}")
+#: the shipped answer word lists (config/understanding/answers.toml)
+DEFAULT_ANSWERS = SCRIPTS_DIR.resolve().parent / "understanding" / "answers.toml"
+PHRASE_KEYS = ("required_phrases", "salesperson_phrases")
+MAX_NODE_PHRASES = 32
+MAX_PHRASE_CHARS = 40
+_HEARABLE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -41,6 +59,8 @@ class ScriptNode:
     min_seconds: float
     requires: tuple[str, ...]
     answer_seconds: float
+    required_phrases: tuple[str, ...] = field(default=(), kw_only=True)
+    salesperson_phrases: tuple[str, ...] = field(default=(), kw_only=True)
     documents: tuple[str, ...] = ()
 
     def as_record(self) -> dict:
@@ -63,7 +83,8 @@ class ScriptTemplate:
     nodes: tuple[ScriptNode, ...]
     sha256: str
     path: str
-
+    answers: WordLists = field(default_factory=dict, kw_only=True, compare=False)
+    answers_source: str = field(default="", kw_only=True)   # the file the lists came from
     def as_record(self) -> dict:
         return {"id": self.id, "version": self.version, "title": self.title,
                 "sha256": self.sha256, "elder": self.elder}
@@ -138,6 +159,50 @@ def _documents(raw: dict, kind: str, where: str, problems: list[str]) -> tuple[s
     return tuple(d for d in documents if isinstance(d, str))
 
 
+def _with_phrases(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
+    """The node, with the phrases checked after the session (see the module docstring)."""
+    if not isinstance(raw, dict):
+        problems.append(f"node[{index}]: must be a table")
+        return None
+    node = _node({k: v for k, v in raw.items() if k not in PHRASE_KEYS}, index, problems)
+    phrases = {}
+    for key in PHRASE_KEYS:
+        where = f"node[{index}] ({raw.get('id', '?')}).{key}"
+        value = raw.get(key, [])
+        if not isinstance(value, list):
+            problems.append(f"{where}: must be a list of phrases")
+            value = []
+        if len(value) > MAX_NODE_PHRASES:
+            problems.append(f"{where}: {len(value)} phrases, at most {MAX_NODE_PHRASES}")
+        for phrase in value:
+            if not isinstance(phrase, str) or not 0 < len(phrase) <= MAX_PHRASE_CHARS \
+                    or not _HEARABLE.search(phrase):
+                problems.append(f"{where}: {phrase!r} is not a phrase of 1..{MAX_PHRASE_CHARS} "
+                                "characters that can be heard (Chinese, letters or digits)")
+        phrases[key] = tuple(p for p in value if isinstance(p, str))
+    return replace(node, **phrases) if node is not None else None
+
+
+def _answers(value, source: str, problems: list[str]) -> tuple[WordLists, str]:
+    """The template's answer word lists: its ``[answers]`` table, the file ``answers`` names
+    (relative to the template's directory), or the shipped lists."""
+    if isinstance(value, dict):
+        lists, found = check_word_lists(value, "answers")
+        problems.extend(found)
+        return lists, "template"
+    if value is not None and (not isinstance(value, str) or not value.endswith(".toml")):
+        problems.append("answers: must be the [answers] table or the path of a .toml file "
+                        "with one")
+        return {}, ""
+    base = Path(source).parent if source != "<template>" else SCRIPTS_DIR
+    path = DEFAULT_ANSWERS if value is None else (base / value)
+    try:
+        return read_word_lists(path), str(path)
+    except ConfigError as exc:
+        problems.append(f"answers: {exc}")
+        return {}, str(path)
+
+
 def parse_template(text: str, source: str = "<template>") -> ScriptTemplate:
     """Parse and check a template's TOML text. TemplateError lists every problem at once."""
     try:
@@ -145,8 +210,8 @@ def parse_template(text: str, source: str = "<template>") -> ScriptTemplate:
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(f"{source}: not valid TOML: {exc}") from None
     problems: list[str] = []
-    for key in sorted(set(data) - {"template", "node"}):
-        problems.append(f"{key}: unknown section (known: template, node)")
+    for key in sorted(set(data) - {"template", "node", "answers"}):
+        problems.append(f"{key}: unknown section (known: template, node, answers)")
     head = data.get("template")
     if not isinstance(head, dict):
         problems.append("template: the [template] table is missing")
@@ -169,17 +234,19 @@ def parse_template(text: str, source: str = "<template>") -> ScriptTemplate:
     if not isinstance(raw_nodes, list) or not raw_nodes:
         problems.append("node: at least one [[node]] is needed")
         raw_nodes = []
-    nodes = [_node(raw, i, problems) for i, raw in enumerate(raw_nodes)]
+    nodes = [_with_phrases(raw, i, problems) for i, raw in enumerate(raw_nodes)]
     ids = [n.id for n in nodes if n]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"node: id {dup!r} is used twice")
     if nodes and nodes[0] and nodes[0].kind != "consent":
         problems.append("node[0]: the first node must be the recording notice and consent "
                         "(kind = \"consent\")")
+    answers, answers_source = _answers(data.get("answers"), source, problems)
     if problems:
         raise TemplateError(f"{source}: invalid script template:\n  " + "\n  ".join(problems))
     return ScriptTemplate(tid, version, title, channel, tuple(products), elder, wpm,
-                          tuple(nodes), hashlib.sha256(text.encode("utf-8")).hexdigest(), source)
+                          tuple(nodes), hashlib.sha256(text.encode("utf-8")).hexdigest(), source,
+                          answers=answers, answers_source=answers_source)
 
 
 def load_template(path: str | Path) -> ScriptTemplate:

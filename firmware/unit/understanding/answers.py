@@ -23,6 +23,9 @@ lets the session go on (negative and unclear both refuse NEXT).
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,14 +34,87 @@ from typing import Any, Mapping, Sequence
 from firmware.errors import ConfigError
 from firmware.unit.understanding.pinyin import syllable_error_rate, toneless_syllables
 
-__all__ = ["AnswerMeaning", "AnswerWords", "Meaning", "classify_answer", "syllable_error_rate",
-           "toneless_syllables"]
+__all__ = ["AnswerMeaning", "AnswerWords", "Meaning", "WordLists", "check_word_lists",
+           "classify_answer", "read_word_lists", "syllable_error_rate", "toneless_syllables",
+           "word_lists_sha256"]
 
 LISTS = ("affirmative", "negative", "hesitant", "negators", "fillers")
 MAX_WORDS = 200                 # per list
 MAX_WORD_CHARS = 32
 MAX_FILE_BYTES = 64 * 1024
 MAX_REPEATS = 3                 # "是是是" is an answer; "是是是是…" is the recogniser looping
+# what pinyin can hear: Chinese characters, Latin letters and digits (full-width ones too)
+_HEARABLE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9\uff10-\uff19"
+                       r"\uff21-\uff3a\uff41-\uff5a]")
+
+#: The five lists by name (see :data:`LISTS`), as plain text: what a template carries and what
+#: crosses to the understanding worker (the pinyin libraries never load in the daemon).
+WordLists = dict[str, tuple[str, ...]]
+
+
+def check_word_lists(table: Any, where: str = "answers") -> tuple[WordLists, list[str]]:
+    """The lists of ``table`` (a TOML table such as ``[answers]``) and every problem with them,
+    all at once, each naming ``where``. The same rules as :class:`AnswerWords` without loading
+    pinyin (cheap enough for the daemon, which only checks and forwards the lists)."""
+    problems: list[str] = []
+    lists: WordLists = {name: () for name in LISTS}
+    if not isinstance(table, Mapping):
+        return lists, [f"{where}: expected a table with {', '.join(LISTS)}"]
+    for key in sorted(set(table) - set(LISTS)):
+        problems.append(f"{where}.{key}: unknown key (the lists are {', '.join(LISTS)})")
+    for name in LISTS:
+        words = table.get(name, [])
+        if isinstance(words, str) or not isinstance(words, (list, tuple)):
+            problems.append(f"{where}.{name}: expected a list of words, got "
+                            f"{type(words).__name__}")
+            continue
+        if name in ("affirmative", "negative") and not words:
+            problems.append(f"{where}.{name}: needs at least one word")
+        if len(words) > MAX_WORDS:
+            problems.append(f"{where}.{name}: {len(words)} words, at most {MAX_WORDS}")
+        good = []
+        for word in words:
+            if not isinstance(word, str) or not 0 < len(word) <= MAX_WORD_CHARS:
+                problems.append(f"{where}.{name}: {word!r} is not a word of "
+                                f"1..{MAX_WORD_CHARS} characters")
+            elif not _HEARABLE.search(word):
+                problems.append(f"{where}.{name}: {word!r} has nothing that can be heard (no "
+                                "Chinese characters, letters or digits)")
+            else:
+                good.append(word)
+        lists[name] = tuple(good)
+    return lists, problems
+
+
+def read_word_lists(path: Path | str, table: str = "answers") -> WordLists:
+    """The lists of the ``[answers]`` table of a TOML file, checked (no pinyin loaded);
+    ConfigError naming the file and every problem."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the answer word lists ({exc.strerror})") \
+            from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES} bytes; not word lists")
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    if table not in document:
+        raise ConfigError(f"{path}: no [{table}] table")
+    lists, problems = check_word_lists(document[table], f"{path}: {table}")
+    if problems:
+        raise ConfigError("invalid answer word lists:\n  " + "\n  ".join(problems))
+    return lists
+
+
+def word_lists_sha256(lists: Mapping[str, Sequence[str]]) -> str:
+    """SHA-256 (hex) of the lists in a canonical JSON form: which lists judged an answer."""
+    canonical = json.dumps({name: list(lists.get(name, ())) for name in LISTS},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class Meaning(str, enum.Enum):
