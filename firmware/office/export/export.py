@@ -23,6 +23,7 @@ from firmware.office.export.mp4 import Mp4Summary, write_mp4
 from firmware.office.export.overlay import Overlay
 from firmware.office.export.report import ReportInputs, render_report
 from firmware.office.export.session_data import Photo, SessionData, load_session
+from firmware.office.export.speech import read_speech, render_speech
 from firmware.office.export.timeline import TimelineLayout, TimelineModel, draw_timeline
 from firmware.office.export.video_source import RecordedVideo
 from firmware.evidence.verify import verify_path
@@ -249,7 +250,7 @@ def export_session(session_dir: Path, out_dir: Path, *, opener: MediaOpener = op
         video_facts=facts, timeline_name=TIMELINE_NAME,
         signatures=[(f"signatures/{p.name}", node, name) for p, node, name in signatures],
         photos=[(f"photos/{p.name}", node) for p, node in photos], problems=problems,
-        generated=generated))
+        generated=generated, speech=render_speech(read_speech(session, opener), session)))
     report = out_dir / REPORT_NAME
     report.write_text(html, encoding="utf-8")
     return ExportResult(out_dir, report, timeline, video_summary, layout,

@@ -43,6 +43,7 @@ class ReportInputs:
     photos: list[tuple[str, str | None]] = field(default_factory=list)           # jpg, node
     problems: list[str] = field(default_factory=list)
     generated: str = ""
+    speech: str = ""        # the speech understanding section, already HTML (export.speech)
 
 
 class _Times:
@@ -194,6 +195,7 @@ def render_report(inp: ReportInputs) -> str:
         "<h2>Quality findings</h2>",
         _table(("check", "node", "start", "end", "detail"), findings,
                "No findings." if s.end else "No SESSION_END: the quality checks did not run."),
+        inp.speech,
         "<h2>Refusals (NEXT refused)</h2>",
         _table(("time", "node", "reason"), refusals, "No refusals."),
         "<h2>Gaps</h2>",

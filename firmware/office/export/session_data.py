@@ -259,6 +259,12 @@ def _segment(s: SessionData, rec: Record, t: ToMain) -> None:
             s.photos.append(Photo(s.path(f.path), data.get("node"), t(data.get("taken_ns"))))
     elif stream == "analysis" and files:
         s.analysis = s.path(files[0].path)
+    elif stream == "speech_check":        # findings of the check made after the session
+        for f in data.get("findings") or []:
+            if isinstance(f, dict):
+                s.findings.append(QualityFinding(
+                    str(f.get("check", "?")), f.get("node"), t(f.get("start_ns")),
+                    t(f.get("end_ns")), str(f.get("detail", ""))))
 
 
 _BUTTON_LABELS = {"NEXT": "NEXT", "REPLAY": "REPLAY", "RECORD": "REC"}

@@ -210,3 +210,21 @@ def test_the_audio_copy_and_its_keys_are_gone_after_the_check(story):
     assert store.sessions() == []
     assert not local_key.exists
     assert not any(store.root.iterdir())
+
+
+def test_the_export_shows_answers_and_the_check(story, tmp_path):
+    from firmware.office.export.export import export_session
+    from firmware.office.export.media import media_opener
+    app, sid = story["app"], story["sid"]
+    result = export_session(app.evidence.spool.root / "sessions" / sid, tmp_path / "review",
+                            opener=media_opener(story["insurer"].private_path))
+    assert result.verified
+    html = result.report.read_text(encoding="utf-8")
+    assert "Answers heard" in html and "不同意" in html and "answer_negative" in html
+    assert "Speech check (after the session)" in html and "referred to risk management" in html
+    assert "misleading_statement" in html and "犹豫期" in html
+    assert "Transcript" in html and "(encrypted)" not in html
+    without_key = export_session(app.evidence.spool.root / "sessions" / sid,
+                                 tmp_path / "review-no-key")
+    html = without_key.report.read_text(encoding="utf-8")
+    assert "misleading_statement" in html and "(encrypted)" in html
