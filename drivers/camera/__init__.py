@@ -1,7 +1,8 @@
 """The camera: H.264 frames with sensor timestamps, stills, and small images for analysis.
 
 Backends: ``"picamera2"`` (the CSI camera on a Raspberry Pi) and ``"sim"`` (a simulated
-camera with test controls). Choose one with :func:`open_camera`, by configuration.
+camera with test controls, whose rendering and encoding run in a sensor process of its own).
+Choose one with :func:`open_camera`, by configuration.
 """
 from __future__ import annotations
 
@@ -39,10 +40,10 @@ def open_camera(backend: str, *, clock: Clock, width: int, height: int, fps: int
     """Open the camera ``backend`` (``"sim"`` or ``"picamera2"``).
 
     ``width`` x ``height`` pixels at ``fps`` frames per second, H.264 at ``bitrate`` bits per
-    second. ``backend_options`` go to the backend's constructor (sim: ``scene``; picamera2:
-    ``camera_num``, ``stall_timeout_s``); an option the backend does not take raises
-    :class:`BadDriverArgument` naming it. A real backend whose device is absent raises
-    ``DeviceMissingError``.
+    second. ``backend_options`` go to the backend's constructor (sim: ``scene``,
+    ``sensor_timeout_s``; picamera2: ``camera_num``, ``stall_timeout_s``); an option the
+    backend does not take raises :class:`BadDriverArgument` naming it. A real backend whose
+    device is absent raises ``DeviceMissingError``.
     """
     cls = _backend_class(backend)
     accepted = {name for name, p in inspect.signature(cls.__init__).parameters.items()

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import cv2
-import numpy as np
 import pytest
 
 from drivers.camera import CameraStateError, open_camera
