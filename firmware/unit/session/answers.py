@@ -247,6 +247,7 @@ class AnswerPart(SessionPart):
             return
         self._closed = True
         self._jobs.put(("stop", None))
+        self._understanding.abort()             # an answer being heard is not waited for
         self._thread.join(timeout=30)
         self._understanding.close()
 

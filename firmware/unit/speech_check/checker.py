@@ -82,10 +82,12 @@ class SpeechChecker:
             return list(self._pending)
 
     def close(self) -> None:
-        """Stop after the piece being transcribed (it resumes at the next start); safe twice."""
+        """Stop now (the piece being transcribed is done again at the next start); safe
+        twice."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        self._understanding.abort()             # a piece being transcribed is done again
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -107,8 +109,11 @@ class SpeechChecker:
             try:
                 outcome = self._check(session_id)
             except Exception as exc:  # noqa: BLE001 - counted, retried, then given up on record
-                log.exception("speech check of %s failed", session_id)
-                outcome = self._failed(session_id, f"{type(exc).__name__}: {exc}")
+                if self._paused():            # stopped under it (close): not a failure
+                    outcome = PAUSED
+                else:
+                    log.exception("speech check of %s failed", session_id)
+                    outcome = self._failed(session_id, f"{type(exc).__name__}: {exc}")
             with self._cond:
                 self._busy = False
                 if outcome in (DONE, FAILED, WAITING) and session_id in self._pending:

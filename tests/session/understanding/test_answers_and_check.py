@@ -61,6 +61,7 @@ def _heard(app, insurer, sid) -> list[tuple[str, str, str]]:
 
 def _next_when_quiet(app, sid) -> str | None:
     """NEXT once the unit's voice (a prompt, the notice) is silent."""
+    app.flow.wait_idle(10)             # the notice starts right after the answer's record
     wait_for(lambda: not app.prompter_playing(), what="the unit's voice to end")
     return _press_next(app, sid)
 
