@@ -205,6 +205,24 @@ class DisplaySection:
     max_screens: int = operational(4, _between(1, 16))
 
 
+def _ice_urls(value: str) -> str | None:
+    for url in (u.strip() for u in value.split(",") if u.strip()):
+        if not re.fullmatch(r"(stun|stuns|turn|turns):[A-Za-z0-9.\-\[\]:]{1,200}"
+                            r"(\?transport=(udp|tcp))?", url):
+            return f"{url!r} is not a stun:, turn: or turns: URL"
+    return None
+
+
+@dataclass(frozen=True)
+class MeetSection:
+    enabled: bool = signed(False, doc="remote parties join by code (docs/meet.md)")
+    code_minutes: int = signed(30, _between(5, 120), doc="how long the code admits parties")
+    max_wrong_tries: int = signed(5, _between(1, 20), doc="wrong codes/identities that lock it")
+    max_meeting_minutes: int = signed(240, _between(30, 720))
+    ice_servers: str = signed("", _ice_urls, doc="the only STUN/TURN URLs the unit may use, "
+                                                 "comma-separated ('' = none)")
+
+
 @dataclass(frozen=True)
 class SessionSection:
     template: str = signed("bank-life", doc="the script bound at start")
@@ -322,6 +340,7 @@ class Config:
     ticket: TicketSection = TicketSection()
     understanding: UnderstandingSection = UnderstandingSection()
     display: DisplaySection = DisplaySection()
+    meet: MeetSection = MeetSection()
     session: SessionSection = SessionSection()
     people: PeopleSection = PeopleSection()
     encryption: EncryptionSection = EncryptionSection()
