@@ -50,6 +50,8 @@ setup(
         # the customer's screen
         "aiohttp==3.14.5",
         "pypdfium2==5.15.2",
+        # remote parties: WebRTC (its H.264 is libx264 through the PyAV the unit already has)
+        "aiortc==1.16.0",
     ],
     extras_require={
         "test": [
