@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
 
 from drivers.errors import BadDriverArgument, DriverError
@@ -139,6 +138,9 @@ class Signature:
         white, lines thicker where the pen pressed harder (blank page when empty)."""
         if not 64 <= width <= 8000:
             raise BadDriverArgument(f"render_png width={width!r}: must be in [64, 8000]")
+        # OpenCV here, not at the top: the daemon imports this module for collecting strokes,
+        # and OpenCV costs it ~16 MB of RSS that only a signature's picture needs.
+        import cv2
         info = self.info
         # Pad units to millimetres, so that a pad with unequal resolutions is not distorted.
         sx = 1 / info.x_resolution if info.x_resolution > 0 else None
