@@ -159,6 +159,15 @@ def covered_scene(width: int, height: int) -> np.ndarray:
     return rng.integers(0, 6, size=(height, width, 3), dtype=np.uint8)
 
 
+def _text_scale(height: int) -> float:
+    return max(0.3, height / 600)
+
+
+def _text_band(height: int) -> int:
+    """Rows at the bottom of a frame that the burned-in index and time may touch."""
+    return round(30 * _text_scale(height)) * 3
+
+
 class SceneRenderer:
     """Makes the simulated camera's frames at ``width`` x ``height``."""
 
@@ -203,15 +212,21 @@ class SceneRenderer:
         self._text_grey = {"dark": 40, "covered": 8}.get(scene, 255)
 
     def show_image(self, bgr: np.ndarray) -> None:
-        """Show ``bgr`` (any size, fitted in) from now on, e.g. a QR badge held to the lens."""
-        self._base = fit_image(bgr, self.width, self.height)
+        """Show ``bgr`` (any size) from now on, e.g. a QR badge held to the lens: fitted above
+        the band where :meth:`render` burns in the frame's index and time, so that text never
+        lands on what is shown (a QR's finder pattern, a card's number)."""
+        band = _text_band(self.height)
+        inner = fit_image(bgr, self.width, max(1, self.height - band))
+        self._base = np.zeros((self.height, self.width, 3), np.uint8)
+        self._base[:inner.shape[0]] = inner
         self._scene = "image"
         self._text_grey = 255
 
     def render(self, timestamp_ns: int, index: int) -> np.ndarray:
-        """A new frame: the scene with ``timestamp_ns`` (as seconds) and ``index`` drawn in."""
+        """A new frame: the scene with ``timestamp_ns`` (as seconds) and ``index`` drawn in
+        the bottom :func:`_text_band` rows."""
         frame = self._base.copy()
-        scale = max(0.3, self.height / 600)
+        scale = _text_scale(self.height)
         thickness = max(1, round(scale * 2))
         grey = self._text_grey
         line_h = round(30 * scale)

@@ -39,9 +39,12 @@ def sales_key(tmp_path):
 @pytest.fixture
 def ticket_app(make_appliance, tmp_path, sales_key):
     def make(**sections):
+        # a ticket's QR (~75 modules) needs more pixels than the session tests' 320x240
         return make_appliance("quick", ticket={"sales_public_keys": sales_key.public.b64,
                                                "used_dir": str(tmp_path / "used"),
-                                               "scan_seconds": 3}, **sections)
+                                               "scan_seconds": 3},
+                              camera={"width": 640, "height": 480, "fps": 15,
+                                      "bitrate": 500_000}, **sections)
     return make
 
 
