@@ -153,6 +153,34 @@ class Evidence:
             raise
         return self.seal(session_id, [part], data, type)
 
+    def seal_after_end(self, session_id: str, files: list[tuple[str, bytes, Any]],
+                       data: dict[str, Any], *, covered: set[str]) -> Record:
+        """Seal ``files`` (name, content, :class:`~firmware.evidence.crypto.SessionKey` to
+        encrypt with or None) about a session that has ended, with one SEGMENT record (allowed
+        by the evidence format; such files are covered by the chain, not by the manifest).
+        ``covered`` holds the spool-relative paths records already cover: such a file is never
+        touched (ValueError); a file of the same name that no record covers (left by a power
+        cut between writing and recording) is replaced."""
+        if session_id in self._sessions:
+            raise ValueError(f"session {session_id} is still open: seal into it instead")
+        entries = []
+        for name, content, key in files:
+            rel = f"sessions/{session_id}/{name}"
+            if rel in covered:
+                raise ValueError(f"{rel} is sealed already")
+            final = self.spool.root / rel
+            if durable.lkind(final) == "regular":
+                os.unlink(final)                    # ours, never recorded: not evidence
+            part = self.spool.new_part(session_id, name, key)
+            try:
+                part.write(content)
+            except BaseException:
+                part.abandon()
+                raise
+            entries.append(part.finish())
+        with self._lock:
+            return self.ledger.append(records.SEGMENT, session_id, entries, data)
+
     def event(self, kind: str, data: dict[str, Any] | None = None,
               session_id: str | None = None) -> Record:
         """An EVENT (a button press, a refusal, a prompt played) on the chain."""

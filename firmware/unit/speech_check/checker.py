@@ -28,6 +28,7 @@ from firmware.unit.understanding.service import Understanding
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+KEEP_RESULTS = 32             # the latest checks' outcomes kept for status
 DONE, PAUSED, WAITING, FAILED, RETRY = "done", "paused", "waiting", "failed", "retry"
 
 
@@ -171,6 +172,8 @@ class SpeechChecker:
                             findings=findings, audio=audio, transcribed=transcribed, job=job)
         self.results[session_id] = {"seq": record.seq, "verdict": record.data["verdict"],
                                     "findings": [f.check for f in findings]}
+        while len(self.results) > KEEP_RESULTS:
+            del self.results[next(iter(self.results))]
         log.info("speech check of %s: %d findings, verdict %s (%.0f s of audio, %.1f CPU-s)",
                  session_id, len(findings), record.data["verdict"], progress.audio_s,
                  progress.cpu_s)

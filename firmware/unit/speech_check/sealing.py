@@ -10,18 +10,14 @@ their files are covered by the chain but not part of the manifest).
 - EVENT ``risk_referral`` when a misleading statement was found: the session goes to risk
   management (the fleet agent forwards it).
 
-The session key was forgotten at SESSION_END, so :class:`~firmware.evidence.store.Evidence`
-cannot seal into a closed session; :func:`seal_closed` does it with the same spool and ledger
-(``Evidence.spool.new_part`` and ``Evidence.ledger.append``; it belongs in ``Evidence`` as
-``seal_closed`` — see the report of issue 14).
+The session key was forgotten at SESSION_END, so these files are sealed with
+:meth:`~firmware.evidence.store.Evidence.seal_after_end` under a key of their own.
 """
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-from firmware.evidence import durable, records
 from firmware.evidence.crypto import SessionKey, session_key_json, wrap
 from firmware.evidence.records import Record
 from firmware.evidence.store import Evidence
@@ -31,33 +27,6 @@ from firmware.unit.speech_check.session_records import STREAM, SessionRecords
 TRANSCRIPT_FILE = "speech-check.json"
 KEY_FILE = "speech-check-key.json"
 FORMAT = "dualrec-speech-check"
-
-
-def seal_closed(evidence: Evidence, session: SessionRecords,
-                files: list[tuple[str, bytes, SessionKey | None]], data: dict[str, Any]
-                ) -> Record:
-    """Seal ``files`` (name, content, key to encrypt with or None) into the closed session's
-    directory with one SEGMENT record. A file of the same name that no record covers (left by a
-    power cut between writing and recording) is replaced; one that is covered is never
-    touched (ValueError: the check was sealed already)."""
-    if not session.ended:
-        raise ValueError(f"session {session.session_id} is not closed")
-    entries = []
-    for name, content, key in files:
-        rel = f"sessions/{session.session_id}/{name}"
-        if rel in session.covered:
-            raise ValueError(f"{rel} is sealed already")
-        final = evidence.spool.root / rel
-        if durable.lkind(final) == "regular":
-            os.unlink(final)                       # ours, never recorded: not evidence
-        part = evidence.spool.new_part(session.session_id, name, key)
-        try:
-            part.write(content)
-        except BaseException:
-            part.abandon()
-            raise
-        entries.append(part.finish())
-    return evidence.ledger.append(records.SEGMENT, session.session_id, entries, data)
 
 
 def seal_check(evidence: Evidence, session: SessionRecords, *, segments: list[list],
@@ -87,7 +56,10 @@ def seal_check(evidence: Evidence, session: SessionRecords, *, segments: list[li
         data["key_id"] = key.key_id_hex
     files.append((TRANSCRIPT_FILE, content, key))
     try:
-        record = seal_closed(evidence, session, files, data)
+        if not session.ended:
+            raise ValueError(f"session {session.session_id} is not closed")
+        record = evidence.seal_after_end(session.session_id, files, data,
+                                         covered=session.covered)
     finally:
         if key is not None:
             key.forget()
