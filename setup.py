@@ -70,6 +70,7 @@ setup(
             "dualrec=firmware.cli.main:main",
             "dualrec-fleet=firmware.cli.fleet:main",
             "dualrec-provision=provisioning.cli:main",
+            "dualrec-meet=firmware.office.meet.cli:main",
         ],
     },
 )

@@ -54,6 +54,7 @@ def test_a_session_reaches_the_fleet_and_the_bucket(tmp_path, s3):
                      device={"id": DEVICE, "key_file": str(tmp_path / "unit" / "device.key")},
                      camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
                      session={"template": "quick", "scripts_dir": str(SCRIPTS)},
+                     understanding={"enabled": False},
                      mqtt={"url": broker.unit_url, "client_cert": cert, "client_key": key,
                            "ca_file": pki.ca_file, "branch": "0451",
                            "telemetry_interval_s": 5.0},

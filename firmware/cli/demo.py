@@ -1,30 +1,31 @@
 """``dualrec demo``: a complete 双录 session on simulated hardware, sealed, verified, summarised.
 
-A scripted salesperson presses RECORD, goes through the bank-channel script with NEXT (one
-NEXT too early, to show a refusal), has the customer sign on the pad, and holds RECORD to stop.
-Everything runs through the real pipeline: gpiozero (mock pins), the simulated camera encoding
-real H.264 with PyAV, simulated audio with the prompts (espeak-ng) mixed in, the evidence chain,
-the verifier. The simulated clock runs ``SPEED`` times as fast as life so the whole script fits
-in about a minute; every timestamp is on that clock.
+A scripted salesperson holds the sale's ticket up and presses RECORD, goes through the
+bank-channel script with NEXT (one NEXT too early, to show a refusal); the customer answers in
+a voice of their own, shows the ID card, signs on the pad; RECORD held stops. A ``--scenario``
+makes the people at the counter do something else (refuse, hesitate, mislead, show another
+card, walk away: :mod:`firmware.cli.demo_scenarios`). Everything runs through the real
+pipeline: gpiozero (mock pins), the simulated camera encoding real H.264 with PyAV, the prompts
+in Kokoro's Mandarin mixed into the simulated microphone, Whisper hearing the answers, OCR
+reading the card, the evidence chain, the post-session speech check, the verifier. The
+simulated clock runs ``SPEED`` times as fast as life; every timestamp is on that clock.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from drivers.clock import SimClock
-from drivers.sigpad import load_events
 from firmware.unit.appliance import Appliance
 from firmware.config.loading import load_config, replace
 from firmware.evidence.crypto import generate_insurer_key
 from firmware.evidence.keys import DeviceKey
-from firmware.unit.hardware import SAMPLE_SIGNATURE, shared_speech_cache
+from firmware.unit.hardware import shared_speech_cache
 from firmware.evidence.verify import verify_path
 
 SPEED = 3.0
@@ -39,68 +40,7 @@ def demo_config(out: Path, template: str = "bank-life"):
                    control={"socket": ""}, session={"template": template})
 
 
-class ScriptedSalesperson:
-    """Presses the buttons the way branch staff do, waiting for the flow to accept each NEXT."""
-
-    def __init__(self, appliance: Appliance, say=print, ticket_qr=None) -> None:
-        self.ticket_qr = ticket_qr   # a BGR picture of the ticket's QR, held up at RECORD
-        self.app = appliance
-        self.panel = appliance.hardware.panel
-        self.flow = appliance.flow
-        self.say = say
-
-    def _wait(self, predicate, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the session flow did not get there (state "
-                                   f"{self.flow.state})")
-            time.sleep(0.05)
-
-    def run(self) -> dict:
-        flow, clock = self.flow, self.app.clock
-        self.app.hardware.camera.set_scene("face")
-        self.app.hardware.microphone.set_source("speech")
-        self._wait(lambda: self.app.selftest.last is not None)
-        self.flow.wait_idle(30)
-        self.flow.prompter.wait_prepared(900)   # the voice renders ahead: no node waits
-        camera = self.app.hardware.camera
-        if self.ticket_qr is not None:
-            self.say("  the salesperson holds the sale's 双录二维码 up to the camera")
-            camera.show_image(self.ticket_qr)
-        self.say("  RECORD pressed")
-        self.panel.press("RECORD", 0.15)
-        self._wait(lambda: flow.active is not None)
-        if self.ticket_qr is not None:
-            camera.set_scene("face")
-            self.flow.prompter.wait_prepared(900)   # the policy's facts, rendered at binding
-        sid = flow.active.session_id
-        early = True
-        for node in flow.active.binding.template.nodes:
-            self._wait(lambda: bool(flow.active.nodes) and flow.active.nodes[-1].id == node.id)
-            self.say(f"  node {node.id}: {node.title}")
-            if early:  # too soon: the prompt is still playing, so NEXT is refused
-                time.sleep(0.3)
-                self.panel.press("NEXT", 0.1)
-                early = False
-            if "signature" in node.requires:
-                self._wait(lambda: not self.app.prompter_playing())
-                _info, events = load_events(SAMPLE_SIGNATURE)
-                self.app.hardware.pad.play(events, wait=True)
-                self.say("  the customer signs on the pad")
-            self._wait(lambda: flow.refusal(clock.monotonic_ns()) is None)
-            self.panel.press("NEXT", 0.1)
-        self._wait(lambda: flow.active is not None and flow.active.complete)
-        self.say("  RECORD held to stop")
-        done = threading.Event()
-        self.app.add_session_listener(lambda summary: done.set())
-        self.panel.press("RECORD", self.app.config.panel.hold_seconds + 0.4)
-        if not done.wait(60):
-            raise TimeoutError(f"session {sid} did not end")
-        return flow.last_summary
-
-
-SAMPLE_TICKET_SPEC = Path(__file__).resolve().parents[1] / "samples" / "ticket-spec.json"
+SAMPLE_TICKET_SPEC = Path(__file__).resolve().parents[1] / "samples" / "demo-sale.json"
 
 
 def _sales_key(out: Path) -> DeviceKey:
@@ -120,7 +60,15 @@ def issue_demo_ticket(spec_path: Path, key: DeviceKey, device_id: str, now: dt.d
     return ticket, qr if qr.ndim == 3 else np.repeat(qr[:, :, None], 3, axis=2)
 
 
-def run_demo(out: Path | None, ticket_spec: Path | None = None) -> int:
+def run_demo(out: Path | None, ticket_spec: Path | None = None, *,
+             scenario: str | None = "happy", as_json: bool = False) -> int:
+    """One session at the simulated counter (``scenario``: what the people there do, see
+    :mod:`firmware.cli.demo_scenarios`; None: buttons only, understanding off). Prints the
+    summary (or, ``as_json``, the outcome as one JSON object); 0 if the evidence verifies."""
+    from firmware.cli.demo_outcome import demo_outcome, format_understanding
+    from firmware.cli.demo_salesperson import ScriptedSalesperson
+    from firmware.cli.demo_scenarios import SCENARIOS
+    chosen = SCENARIOS[scenario] if scenario is not None else None
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="dualrec-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     config = demo_config(out)
@@ -131,29 +79,54 @@ def run_demo(out: Path | None, ticket_spec: Path | None = None) -> int:
     config = replace(config,
                      encryption={"insurer_public_key": str(insurer / "insurer-x25519.pub")},
                      ticket={"sales_public_keys": sales.public.b64,
-                             "used_dir": str(out / "tickets")})
+                             "used_dir": str(out / "tickets")},
+                     understanding={"enabled": chosen is not None})
     started = time.monotonic()
-    print(f"dualrec demo: simulated hardware, clock at {SPEED:g}x, output in {out}")
+    say = (lambda *_: None) if as_json else print
+    say(f"dualrec demo: simulated hardware, clock at {SPEED:g}x, output in {out}"
+        + (f"\nscenario    {chosen.name}: {chosen.summary}" if chosen else ""))
     clock = SimClock(realtime=True, rate=SPEED)
     app = Appliance(config, clock=clock)
+    salesperson = None
     try:
         now = dt.datetime.fromtimestamp(clock.realtime_ns() / 1e9, dt.timezone.utc)
         ticket, qr = issue_demo_ticket(ticket_spec or SAMPLE_TICKET_SPEC, sales,
                                        app.view.device_id, now)
-        print(f"ticket      {ticket.ticket_id} for application {ticket.application_hash} "
-              f"({ticket.product.kind}, {ticket.insurer} {ticket.product.name}), signed "
-              "by a development sales key")
+        say(f"ticket      {ticket.ticket_id} for application {ticket.application_hash} "
+            f"({ticket.product.kind}, {ticket.insurer} {ticket.product.name}), signed "
+            "by a development sales key")
         app.flow.request_selftest()  # as `dualrec run` does at start
-        summary = ScriptedSalesperson(app, ticket_qr=qr).run()
+        salesperson = ScriptedSalesperson(app, say=say, ticket_qr=qr, scenario=chosen)
+        summary = salesperson.run()
+        if app.speech_check is not None:   # what was said, checked while the unit is idle
+            say("  the unit checks what was said (post-session speech check)")
+            salesperson.watch.wait(lambda: checked(salesperson.watch, summary["session_id"]),
+                                   "the post-session speech check", timeout=900)
     finally:
+        if salesperson is not None:
+            salesperson.close()
         app.close()
     session = out / "spool" / "sessions" / summary["session_id"]
     report = verify_path(session)
-    print(format_summary(summary, report, time.monotonic() - started))
-    print(f"encryption  media encrypted to {insurer / 'insurer-x25519.pub'}\n"
-          f"review      dualrec export {session} --out {out / 'review'} "
-          f"--key {insurer / 'insurer-x25519.key'}")
+    if as_json:
+        outcome = demo_outcome(session, insurer / "insurer-x25519.key", report)
+        outcome["scenario"] = chosen.name if chosen else None
+        print(json.dumps(outcome, ensure_ascii=False, indent=1))
+    else:
+        print(format_summary(summary, report, time.monotonic() - started))
+        if chosen is not None:
+            print(format_understanding(demo_outcome(session, insurer / "insurer-x25519.key",
+                                                    report)))
+        print(f"encryption  media encrypted to {insurer / 'insurer-x25519.pub'}\n"
+              f"review      dualrec export {session} --out {out / 'review'} "
+              f"--key {insurer / 'insurer-x25519.key'}")
     return 0 if report.ok else 1
+
+
+def checked(watch, session_id: str) -> bool:
+    """Whether the speech check's results about ``session_id`` are on the chain."""
+    return any(r.data.get("stream") == "speech_check"
+               for r in watch.records("SEGMENT", session_id))
 
 
 def format_summary(summary: dict, report, wall_s: float) -> str:

@@ -111,11 +111,18 @@ def _sim_dir(args: argparse.Namespace) -> Path:
     return Path(args.sim_dir) if args.sim_dir else default_sim_dir()
 
 
+def _scenario_names() -> list[str]:
+    from firmware.cli.demo_scenarios import SCENARIOS
+    return list(SCENARIOS)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from firmware.cli.demo import run_demo
     _setup_logging("warning" if not args.verbose else "info")
     return run_demo(Path(args.out) if args.out else None,
-                    Path(args.ticket_spec) if args.ticket_spec else None)
+                    Path(args.ticket_spec) if args.ticket_spec else None,
+                    scenario=None if args.scenario == "none" else args.scenario,
+                    as_json=args.json)
 
 
 def _control(args: argparse.Namespace, req: dict) -> int:
@@ -211,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ticket-spec", metavar="FILE.json",
                    help="the sale (docs/ticket.md): issued as a ticket with a development "
                         "sales key and shown to the simulated camera (default: a sample)")
+    d.add_argument("--scenario", default="happy", choices=_scenario_names() + ["none"],
+                   help="what the people at the counter do (default: happy); 'none': "
+                        "buttons only, answers checked as a sound")
+    d.add_argument("--json", action="store_true",
+                   help="print the outcome as JSON: verdict, findings, refusals, answers")
     d.add_argument("-v", "--verbose", action="store_true")
     d.set_defaults(func=cmd_demo)
 

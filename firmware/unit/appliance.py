@@ -5,6 +5,9 @@ this module only wires:
 - :mod:`~firmware.unit.hardware` the devices; :mod:`~firmware.unit.enrolment` the certificate;
 - :mod:`firmware.evidence.store` the evidence (recovery at open);
 - :mod:`~firmware.unit.recorder` capture; :mod:`~firmware.unit.session` the 双录 flow;
+- :mod:`~firmware.unit.session.answers` the customer's answers and
+  :mod:`~firmware.unit.speech_check` the salesperson's words (both through an
+  :mod:`~firmware.unit.understanding` worker process), when ``[understanding] enabled``;
 - :mod:`~firmware.unit.binder` what the next session records (people, elder rule);
 - :mod:`~firmware.unit.recording_gate` whether RECORD may start (damage, disk);
 - :mod:`~firmware.unit.clock_records` CLOCK records; :mod:`~firmware.unit.status_light` the LED;
@@ -34,11 +37,12 @@ from firmware.unit.control import ControlServer
 from firmware.unit.control_commands import ControlCommands
 from firmware.unit.enrolment import check_enrolment, read_optional
 from firmware.unit.fleet.appliance_hooks import ApplianceHooks
-from firmware.unit.hardware import build_hardware
+from firmware.unit.hardware import build_hardware, models_dir
 from firmware.unit.logs import LogContext
 from firmware.unit.recorder import Recorder
 from firmware.unit.recording_gate import RecordingGate
 from firmware.unit.session.answer_window import AnswerWindowPart
+from firmware.unit.session.answers import AnswerPart
 from firmware.unit.session.badges import BadgePart
 from firmware.unit.session.document_check import DocumentCheckPart
 from firmware.unit.session.flow import Binding, SessionFlow
@@ -49,8 +53,10 @@ from firmware.unit.session.presence import PresencePart
 from firmware.unit.session.prompter import Prompter
 from firmware.unit.session.script import SCRIPTS_DIR, load_templates
 from firmware.unit.session.selftest import SelfTest
+from firmware.unit.speech_check import SpeechCheck, forbidden_phrases
 from firmware.unit.status_light import StatusLight
 from firmware.unit.ticket_gate import TicketGate
+from firmware.unit.understanding.service import Understanding
 from firmware.unit.unit_view import UnitView
 from firmware.unit.uplinks import Uplinks
 
@@ -60,6 +66,8 @@ log = logging.getLogger(__name__)
 class Appliance:
     """Everything ``dualrec run`` runs. ``on_record`` sees each record once it is durable;
     ``on_session_end`` each finished session's summary (listeners may be added later)."""
+
+    speech_check_retry_s = 60.0   # a failed speech check is tried again after this long
 
     def __init__(self, config: Config, *, clock: Clock | None = None,
                  on_record: Callable[[Record], None] | None = None,
@@ -72,6 +80,7 @@ class Appliance:
         self._record_listeners = [on_record] if on_record else []
         self._session_listeners = [on_session_end] if on_session_end else []
         self.control = self.flow = self.evidence = self.screen = None
+        self.speech_check = self.speech_checker = None
         self.uplinks = None
         self.vision = VisionService()   # faces, codes, OCR: OpenCV stays out of the daemon
         key = DeviceKey.load_or_create(config.device.key_file)
@@ -122,6 +131,13 @@ class Appliance:
             self.screen = CustomerScreen(config.display, hw.clock, self.recorder, hw.pad,
                                          snapshot=lambda: self.flow and self.flow.snapshot)
             self.screen.start()
+        if config.understanding.enabled:   # what the salesperson said, checked after a session
+            self.speech_check = SpeechCheck(
+                self.evidence, Understanding(models_dir(config)), rate=hw.microphone.rate,
+                channels=hw.microphone.channels,
+                forbidden=forbidden_phrases(config.understanding.forbidden_phrases),
+                retry_s=self.speech_check_retry_s)
+            self.speech_checker = self.speech_check.checker
         self.flow = SessionFlow(self.evidence, self.recorder, hw.panel,
                                 Prompter(hw.speech, hw.speaker), self.selftest,
                                 parts=self._session_parts(hw),
@@ -139,12 +155,18 @@ class Appliance:
         self.control = (ControlServer(config.control.socket, commands)
                         if config.control.socket else None)
         self.uplinks.start_sync()
+        self._start_speech_check()
         self.clock_records.check()
         damage = self.evidence.unacknowledged_damage()
         self.light.set_fault("evidence", f"damage records {damage}" if damage else None)
         if damage:
             log.error("evidence damage recorded (DAMAGE records %s): recording is refused until "
                       "a technician acknowledges it (dualrec damage ack)", damage)
+
+    def _start_speech_check(self) -> None:
+        """Resume the checks a restart left, then check each session as it ends."""
+        if self.speech_check is not None:
+            self.speech_check.start()
 
     def _ticket_gate(self, config: Config, hw) -> TicketGate:
         """The sale's ticket: checked against the sales systems' keys for this unit and
@@ -177,7 +199,16 @@ class Appliance:
         badge_reader = self._badge_reader()
         if badge_reader is not None:
             parts.append(BadgePart(badge_reader, hw.camera))
-        parts.append(AnswerWindowPart())
+        if understanding.enabled:          # the customer's answers heard and understood
+            prompter = lambda: self.flow.prompter  # noqa: E731 (the flow is built after)
+            parts.append(AnswerPart(
+                Understanding(models_dir(self.config)), rate=hw.microphone.rate,
+                channels=hw.microphone.channels,
+                say=lambda node, text: prompter().play(node, text),
+                prepare=lambda texts, wpm: prompter().prepare(texts, wpm)))
+            parts.append(self.speech_check.part)
+        else:                              # only that the customer made a sound
+            parts.append(AnswerWindowPart())
         if self.screen is not None:  # last: it shows what the other parts still need
             parts.append(self.screen.session_part(parts))
         return parts
@@ -298,7 +329,10 @@ class Appliance:
         if self._closed:
             return
         self._closed = True
-        for name in ("control", "flow", "screen", "uplinks", "evidence", "vision"):
+        # the speech checker stops first (a check resumes at the next start), the audio copy
+        # part after the flow (ending an open session still hands it the audio's end)
+        for name in ("control", "speech_checker", "flow", "screen", "speech_check", "uplinks",
+                     "evidence", "vision"):
             part = getattr(self, name, None)
             if part is None:
                 continue

@@ -60,7 +60,8 @@ def screen_appliance(tmp_path) -> Iterator[Callable[..., Appliance]]:
                          camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
                          session={"template": template, "scripts_dir": str(SCRIPTS)},
                          display={"enabled": True, "listen": "127.0.0.1:0",
-                                  "documents": str(library_dir)})
+                                  "documents": str(library_dir)},
+                         understanding={"enabled": False})
         if sections:
             config = replace(config, **sections)
         app = Appliance(config, clock=SimClock(realtime=True, rate=speed))

@@ -72,6 +72,13 @@ def next_accepted(app) -> None:
     app.hardware.panel.press("NEXT", 0.05)
 
 
+def prompt_played(app, sid: str, node: str) -> None:
+    """Until the node's prompt has played to its end (on the chain: not merely "nothing is
+    playing", which is also true in the moment before the node's prompt starts)."""
+    wait_for(lambda: any(e["node"] == node and e["completed"]
+                         for e in session_events(app, sid, "prompt")), what=f"{node}'s prompt")
+
+
 def next_refused(app, sid: str) -> str:
     """Press NEXT; the reason it was refused (from the chain)."""
     before = len(session_events(app, sid, "next_refused"))
@@ -137,7 +144,7 @@ def test_a_session_on_the_customers_screen(screen_appliance, browser_page, shots
     expect(page.locator("#needs li[data-need=pages]")).to_have_text("请阅读文件")
     expect(page.locator(".doc-tab")).to_have_text([NOTICE, TERMS])
     expect(page.locator("#page-image")).to_have_attribute("data-shown", f"{notice}:1")
-    wait_for(lambda: not app.prompter_playing(), what="the prompt's end")
+    prompt_played(app, sid, "reading")
     assert next_refused(app, sid) == "pages_unread"
     expect(banner).to_have_attribute("data-code", "pages_unread")
     expect(page.locator("#refusal-detail")).to_have_text(   # page 1 may be read by now
@@ -201,7 +208,7 @@ def test_a_missing_or_altered_document_refuses_the_reading_node(screen_appliance
     sid = start(app)
     next_accepted(app)
     expect(bp.page.locator("#node-title")).to_have_text("阅读投保资料")
-    wait_for(lambda: not app.prompter_playing(), what="the prompt's end")
+    prompt_played(app, sid, "reading")
     assert next_refused(app, sid) == "document_missing"
     banner = bp.page.locator("#refusal")
     expect(banner).to_contain_text("本环节要展示的文件在设备上缺失或已被改动")

@@ -24,6 +24,7 @@ def unit_config(root: Path, *, url: str, cert: str, key: str, ca: str) -> Config
                    device={"id": DEVICE, "key_file": str(root / "keys" / "device.key")},
                    camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
                    session={"template": "quick", "scripts_dir": str(SCRIPTS)},
+                   understanding={"enabled": False},
                    mqtt={"url": url, "client_cert": cert, "client_key": key, "ca_file": ca,
                          "branch": "0451", "telemetry_interval_s": 30.0,
                          "reconnect_min_s": 0.1, "reconnect_max_s": 0.5})

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from session_helpers import session_end, session_events, wait_for
 
-from firmware.cli.demo import ScriptedSalesperson
+from firmware.cli.demo_salesperson import ScriptedSalesperson
 from firmware.evidence.verify import verify_path
 
 

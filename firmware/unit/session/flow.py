@@ -306,6 +306,7 @@ class SessionFlow:
         node = a.binding.template.nodes[index]
         now = self.clock.monotonic_ns()
         run = NodeOutcome(node.id, node.title, node.kind, now)
+        self.prompter.due()
         a.nodes.append(run)
         self._on_progress(a.session_id, node.id)
         self._publish()

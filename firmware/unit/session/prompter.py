@@ -54,6 +54,7 @@ class Prompter:
         self._renderer: threading.Thread | None = None
         self._pending = 0
         self._pending_cond = threading.Condition()
+        self._due = False       # a node's prompt is about to play (see :meth:`due`)
 
     def _voice(self, words_per_minute: int) -> Voice:
         with self._voices_lock:
@@ -100,18 +101,26 @@ class Prompter:
             self._audio_hash[path] = hashlib.sha256(path.read_bytes()).hexdigest()
         return path
 
+    def due(self) -> None:
+        """A node starts and its prompt will play: :attr:`playing` holds from now, so nobody
+        sees "nothing playing" in the moment between the node's start and its prompt's."""
+        self._due = True
+
     def play(self, node: str, text: str, replay: bool = False) -> PromptPlay:
         """Play ``text`` (a prompt still playing is stopped; it is still collected)."""
-        wav = self._wav(text)
-        if self.current is not None and not self.current.playback.done:
-            self.current.playback.stop()
-        self.current = PromptPlay(node, text, wav, self._speaker.play(wav), replay)
+        try:
+            wav = self._wav(text)
+            if self.current is not None and not self.current.playback.done:
+                self.current.playback.stop()
+            self.current = PromptPlay(node, text, wav, self._speaker.play(wav), replay)
+        finally:
+            self._due = False
         self._plays.append(self.current)
         return self.current
 
     @property
     def playing(self) -> bool:
-        return self.current is not None and not self.current.playback.done
+        return self._due or (self.current is not None and not self.current.playback.done)
 
     def collect(self) -> list[PromptPlay]:
         """Every play that has ended since the last call, in order (each returned once)."""

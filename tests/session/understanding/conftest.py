@@ -1,9 +1,5 @@
 """A simulated unit with speech understanding (the answers part and the post-session speech
-check), the real Kokoro voice and the real Whisper-base recogniser, for the issue 14 tests.
-
-:class:`UnderstandingAppliance` wires the parts the way the report of issue 14 asks
-``firmware/unit/appliance.py`` to; it replaces the answer window with the answers part.
-"""
+check), the real Kokoro voice and the real Whisper-base recogniser, for the issue 14 tests."""
 from __future__ import annotations
 
 import os
@@ -16,11 +12,8 @@ import pytest
 from drivers.clock import SimClock
 from firmware.config.loading import load_config, replace
 from firmware.unit.appliance import Appliance
-from firmware.unit.session.answer_window import AnswerWindowPart
 from firmware.unit.session.answers import AnswerPart
-from firmware.unit.speech_check import SpeechCheck, forbidden_phrases
-from firmware.unit.understanding.service import Understanding
-from kokoro_models import installed_kokoro, models_dir
+from kokoro_models import installed_kokoro
 from session_helpers import wait_for
 from spoken_lines import SpokenLines
 from whisper_models import installed_whisper
@@ -30,34 +23,20 @@ RATE = 16_000
 
 
 class UnderstandingAppliance(Appliance):
-    """The appliance with the answers part and the speech check (``start_check=False``: the
-    check is not started, as if the unit were switched off before it ran)."""
+    """The appliance as ``[understanding] enabled`` wires it (``start_check=False``: the check
+    is not started, as if the unit were switched off before it ran; failed checks are retried
+    after a second, not a minute)."""
 
     start_check = True
+    speech_check_retry_s = 1.0
 
-    def _session_parts(self, hw):
-        parts = [p for p in super()._session_parts(hw) if not isinstance(p, AnswerWindowPart)]
-        models = self.config.speech.model_dir or models_dir()
-        mic = hw.microphone
-        self.answers = AnswerPart(
-            Understanding(models), rate=mic.rate, channels=mic.channels,
-            say=lambda node, text: self.flow.prompter.play(node, text),
-            prepare=lambda texts, wpm: self.flow.prompter.prepare(texts, wpm))
-        self.speech_check = SpeechCheck(
-            self.evidence, Understanding(models), rate=mic.rate, channels=mic.channels,
-            forbidden=forbidden_phrases(self.config.understanding.forbidden_phrases),
-            retry_s=1.0)
+    def _start_speech_check(self) -> None:
         if self.start_check:
-            self.speech_check.start()
-        return parts + [self.answers, self.speech_check.part]
+            super()._start_speech_check()
 
-    def close(self) -> None:
-        check = getattr(self, "speech_check", None)
-        if check is not None:
-            check.checker.close()
-        super().close()
-        if check is not None:
-            check.close()
+    @property
+    def answers(self) -> AnswerPart:
+        return next(p for p in self.flow.parts if isinstance(p, AnswerPart))
 
 
 @pytest.fixture(scope="session")
