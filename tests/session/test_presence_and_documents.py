@@ -88,7 +88,8 @@ def person(role, name, number, **extra):
 
 
 # -- presence ------------------------------------------------------------------------------------
-def run_presence(template, faces: list[int], *, expected=2, seconds=5, mode="av"):
+def run_presence(template, faces: list[int], *, expected=2, seconds=5, mode="av",
+                 times: list[int] | None = None):
     chain = Chain()
     ctx = context(chain, Binding(template, mode=mode, counter_people=expected))
     ctx.nodes.append(NodeOutcome("consent", "同意", "consent", 0))
@@ -96,7 +97,8 @@ def run_presence(template, faces: list[int], *, expected=2, seconds=5, mode="av"
     part.session_started(ctx)
     samples = ctx.values.setdefault(VIDEO_SAMPLES, [])
     for i, n in enumerate(faces):
-        samples.append({"t": 100 * S + i * S, "faces": n, "brightness": 120})
+        t = times[i] if times is not None else 100 * S + i * S
+        samples.append({"t": t, "faces": n, "brightness": 120})
         part.tick(ctx, None, 0)
     part.session_ending(ctx)
     return chain, part.findings(ctx)
@@ -122,6 +124,14 @@ def test_a_customer_gone_for_ten_seconds_is_person_missing_with_its_range(templa
 
 def test_a_glance_away_shorter_than_the_threshold_is_not_a_finding(template):
     chain, found = run_presence(template, [2] * 5 + [1] * 4 + [2] * 5)
+    assert found == [] and chain.events == []
+
+
+def test_time_the_analysis_missed_is_not_counted_as_absent(template):
+    # one sample without the customer (a card held up), then none for 9 s (the analysis was
+    # late: the vision worker busy reading that card), then both faces again
+    times = [100 * S + i * S for i in range(5)] + [105 * S, 114 * S, 115 * S]
+    chain, found = run_presence(template, [2] * 5 + [1, 2, 2], times=times)
     assert found == [] and chain.events == []
 
 

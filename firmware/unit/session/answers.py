@@ -40,6 +40,7 @@ import numpy as np
 from firmware.unit.session.parts import SessionContext, SessionPart
 from firmware.unit.session.quality import NodeOutcome
 from firmware.unit.session.script import ScriptNode
+from firmware.unit.session.session_end import UNDERSTOOD
 from firmware.unit.understanding.answers import word_lists_sha256
 from firmware.unit.understanding.service import Heard, RecogniserUnavailable, Understanding
 
@@ -352,6 +353,10 @@ class AnswerPart(SessionPart):
         ctx.event("answer", data)
         self._meaning = meaning
         ctx.values["answer"] = {"node": w.node, "attempt": w.attempt, "meaning": meaning}
+        if meaning == "affirmative":
+            ctx.values.setdefault(UNDERSTOOD, set()).add(w.node)
+        else:
+            ctx.values.setdefault(UNDERSTOOD, set()).discard(w.node)
         end = w.speech_end_ns if w.speech_end_ns is not None else w.cut_ns
         log.info("answer at %s (attempt %d): %s, known %.0f ms after the answer's end",
                  w.node, w.attempt, meaning, (decided - end) / 1e6)

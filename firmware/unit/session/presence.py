@@ -67,8 +67,8 @@ class PresencePart(SessionPart):
             gone.last_ns, gone.fewest = t, min(gone.fewest, faces)
             if not gone.announced and t + SAMPLE_NS - gone.start_ns >= self._min_ns:
                 self._announce(ctx, gone, faces)
-        elif gone is not None:
-            self._close(ctx, end_ns=t)
+        elif gone is not None:   # not past the last sample's period: late samples are no proof
+            self._close(ctx, end_ns=min(t, gone.last_ns + SAMPLE_NS))
 
     def _close(self, ctx: SessionContext, *, end_ns: int) -> None:
         gone, self._open = self._open, None

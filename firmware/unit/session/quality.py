@@ -58,18 +58,22 @@ class SessionFacts:
     clock_synced_start: bool
     clock_synced_end: bool
     mode: str = "av"
+    understood: frozenset[str] = frozenset()   # nodes whose answer was heard as a clear yes
 
 
 def _runs(samples: list[dict], bad, min_ns: int) -> list[tuple[int, int]]:
-    """Time ranges where ``bad(sample)`` holds for at least ``min_ns``."""
+    """Time ranges where ``bad(sample)`` holds for at least ``min_ns``. A range ends at the next
+    good sample, but never more than a sample period after the last bad one: time the
+    samples missed (the analysis was late) is not counted as bad."""
     out, start, last = [], None, None
     for s in samples:
         if bad(s):
             start = s["t"] if start is None else start
             last = s["t"]
         else:
-            if start is not None and s["t"] - start >= min_ns:
-                out.append((start, s["t"]))
+            end = min(s["t"], last + 1_000_000_000) if start is not None else None
+            if start is not None and end - start >= min_ns:
+                out.append((start, end))
             start = None
     if start is not None and last - start >= min_ns - 1_000_000_000:
         out.append((start, last + 1_000_000_000))
@@ -103,7 +107,8 @@ def check_session(facts: SessionFacts) -> list[QualityFinding]:
             found.append(QualityFinding("node_too_short", f"{length:.1f} s, the template asks "
                                         f"for at least {node.min_seconds:g} s", node.id,
                                         run.start_ns, run.end_ns))
-        if "answer" in node.requires and run.prompt_end_ns is not None:
+        if "answer" in node.requires and run.prompt_end_ns is not None \
+                and node.id not in facts.understood:  # understood: more than a sound
             start = run.prompt_end_ns
             end = min(run.end_ns, start + int(node.answer_seconds * 1e9))
             voiced = facts.voiced(start, end)

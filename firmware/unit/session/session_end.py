@@ -13,6 +13,7 @@ from firmware.unit.session.quality import QualityFinding, SessionFacts
 #: Parts leave what the checks need in ``SessionContext.values`` under these names.
 VIDEO_SAMPLES = "video_samples"      # list of {"t", "faces", "brightness"}
 VOICED = "voiced"                    # voiced_fraction(start_ns, end_ns) -> float | None
+UNDERSTOOD = "understood_answers"    # set of nodes whose answer was understood as a clear yes
 
 
 class SessionEnd:
@@ -34,7 +35,8 @@ class SessionEnd:
             voiced=self.ctx.values.get(VOICED, lambda _start, _end: None),
             gaps=self.recorder.gaps(), segments=self.recorder.segment_spans,
             frame_ns=self.recorder.frame_ns, clock_synced_start=self.clock_synced_start,
-            clock_synced_end=self.clock.sync_state().synced, mode=b.mode)
+            clock_synced_end=self.clock.sync_state().synced, mode=b.mode,
+            understood=frozenset(self.ctx.values.get(UNDERSTOOD, ())))
 
     def close(self, evidence: Evidence, stats: RecorderStats,
               findings: list[QualityFinding]) -> tuple[Record, dict]:
