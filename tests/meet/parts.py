@@ -7,7 +7,8 @@ import asyncio
 import json
 import queue
 import threading
-from typing import Any, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import paho.mqtt.client as mqtt
@@ -29,6 +30,16 @@ WATCH = "meet.watch"
 STUN = "stun:127.0.0.1:3478"
 TURN = "turn:127.0.0.1:3478?transport=udp"
 TIMEOUT = 15.0
+
+
+def run_scenario(scenario: Callable[[], Awaitable[Any]]) -> Any:
+    """Runs ``scenario()`` with ``asyncio.run`` on a fresh thread of its own and returns its
+    result (its exception is raised here). Not on the test's thread: that thread may carry an
+    event loop an earlier test's library left marked running (Playwright's sync API does so
+    while it is started), and the coroutine is only created on the thread that runs it, so a
+    refused run leaves no coroutine un-awaited."""
+    with ThreadPoolExecutor(1, thread_name_prefix="meet-scenario") as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result()
 
 
 def mqtt_client(port: int, cert: str, key: str, ca: str, client_id: str = "") -> mqtt.Client:

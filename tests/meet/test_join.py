@@ -8,7 +8,7 @@ import asyncio
 from firmware.protocol.mqtt.meet import MeetPayloadError
 from firmware.unit.meet.signalling import SignallingClosedError
 from tests.meet.conftest import LI_ID, ZHAO_ID
-from tests.meet.parts import RELAY_B, SMS, STUN, TURN, Browser, Listener
+from tests.meet.parts import RELAY_B, SMS, STUN, TURN, Browser, Listener, run_scenario
 
 import pytest
 
@@ -85,7 +85,7 @@ def test_the_right_code_seats_a_party_who_then_signals_with_the_unit(
         with pytest.raises(SignallingClosedError):
             party.send(OFFER)
 
-    asyncio.run(scenario())
+    run_scenario(scenario)
     kinds = [e.kind for e in unit.events.items]
     assert kinds[:2] == ["opened", "admitted"] and "disconnected" in kinds
     assert all(code not in repr(e) for e in unit.events.items)
@@ -114,7 +114,7 @@ def test_a_wrong_code_and_a_wrong_identity_are_refused_with_the_tries_left(
         assert admitted["type"] == "admitted" and admitted["roles"] == ["insured"]
         await b.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario)
     refused = [e.reason for e in unit.events.items if e.kind == "refused"]
     assert refused == ["wrong_code", "identity_mismatch", "identity_mismatch"]
 
@@ -132,7 +132,7 @@ def test_an_expired_code_is_refused_and_the_back_office_told(
         assert (await b.ask(type="code", code=code))["reason"] == "expired"
         await b.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario)
     assert sms.wait_payload("notice", lambda p: p["kind"] == "expired")
     assert unit.event("expired").meeting == opened.meeting
 
@@ -161,7 +161,7 @@ def test_a_code_seats_each_remote_seat_once(broker, watch, unit, relays, sms, ti
         for b in (first, second, third):
             await b.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario)
     assert [e.party for e in unit.events.items if e.kind == "admitted"] == ["p1", "p2"]
 
 
@@ -195,5 +195,5 @@ def test_a_party_comes_back_through_another_relay_with_its_token(
         for b in (first, again, third):
             await b.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario)
     assert unit.host.status is None

@@ -4,9 +4,14 @@ Use it from a ``conftest.py`` by importing the fixtures (pytest registers import
 
     from headless_chromium import chromium, browser_page  # noqa: F401
 
-- ``chromium`` (session scope): one browser for the whole run (Playwright starts no browser
+- ``chromium`` (module scope): one browser for a test module (Playwright starts no browser
   of its own and downloads none: ``executable_path`` is Debian's ``/usr/bin/chromium``, or
   ``$DUALREC_CHROMIUM``), launched with a fresh user-data-dir and without network services.
+  Not session scope: while Playwright's sync API is started it marks its event loop as
+  *running* in the main thread between calls (``playwright/_impl/_greenlets.py``,
+  ``wait_for_future`` calls ``asyncio._set_running_loop``), so every later test in the run
+  that calls ``asyncio.run()`` on the main thread would fail with "cannot be called from a
+  running event loop". Stopping Playwright at the end of the module clears the mark.
 - ``browser_page`` (function scope): a factory ``browser_page(width, height)`` that opens a new
   context (no cookies, cache or storage shared with other tests) and returns a
   :class:`BrowserPage`, which records every request the page makes and every console error.
@@ -57,7 +62,7 @@ class BrowserPage:
                 if (urlsplit(url).scheme, urlsplit(url).netloc) != (want.scheme, want.netloc)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     executable = chromium_executable()
     playwright = sync_playwright().start()
