@@ -2,7 +2,8 @@
 vocabulary, and long phoneme strings are cut where a speaker pauses, within the model's limit."""
 from __future__ import annotations
 
-import tomllib
+import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -13,16 +14,48 @@ from drivers.speech.kokoro_assets import MAX_TOKENS
 from drivers.speech.kokoro_vocab import EMBEDDING_ROWS, PAD_ID, token_ids
 from drivers.speech.latin_letters import letter_symbols, spell_latin
 from drivers.speech.phoneme_chunks import chunk_phonemes, speakable
+from firmware.ticket import ticket_from_spec
+from firmware.unit.binder import UNBOUND_FACTS, rendered_prompts
+from firmware.unit.session.script import load_templates
+from firmware.unit.session.wording import product_facts
 
-SCRIPTS = Path(__file__).resolve().parents[3] / "config" / "scripts"
+REPO = Path(__file__).resolve().parents[3]
+SCRIPTS = REPO / "config" / "scripts"
+DEMO_SALE = REPO / "firmware" / "samples" / "demo-sale.json"
+#: The demo sale's product made a participating design with uncertain returns, and with the
+#: other forms of the filled-in wording: yuan and 角, monthly payment, cover to an age, a
+#: Latin letter in the name.
+UNCERTAIN_PRODUCT = {"name": "示例稳盈两全保险（分红型）B款", "kind": "participating",
+                     "returns": "uncertain", "premium_yuan": "12345.60",
+                     "frequency": "monthly", "payment_years": 10,
+                     "insurance_period": {"to_age": 88}, "cooling_off_days": 20}
 
 
-def shipped_prompts() -> list[str]:
+def sale_facts() -> dict[str, dict[str, str]]:
+    """The facts prompts speak, by sale, made the way the unit makes them when a ticket binds
+    a session (``TicketBinder.bind``: ``product_facts`` of the ticket's insurer and product):
+    the demo sale (fixed returns), the same sale of an uncertain-return product, and no
+    ticket at all (the default binding's ``UNBOUND_FACTS``)."""
+    spec = json.loads(DEMO_SALE.read_text(encoding="utf-8"))
+    now = dt.datetime.now(dt.timezone.utc)
+    out = {"unbound": dict(UNBOUND_FACTS)}
+    for name, product in (("fixed", spec["product"]), ("uncertain", UNCERTAIN_PRODUCT)):
+        ticket = ticket_from_spec({**spec, "product": product}, now)
+        assert ticket.product.returns == name
+        out[name] = product_facts(ticket.insurer, ticket.product)
+    return out
+
+
+def spoken_prompts() -> list[str]:
+    """Every shipped template's every prompt as the unit speaks it: filled with each sale's
+    facts by the unit's own rendering (``rendered_prompts``), each distinct text once."""
     prompts: list[str] = []
-    for path in sorted(SCRIPTS.glob("*.toml")):
-        for node in tomllib.loads(path.read_text(encoding="utf-8"))["node"]:
-            if node["prompt"] not in prompts:
-                prompts.append(node["prompt"])
+    sales = sale_facts()
+    for template in load_templates(SCRIPTS).values():
+        for facts in sales.values():
+            for text in rendered_prompts(template, facts).values():
+                if text not in prompts:
+                    prompts.append(text)
     return prompts
 
 
@@ -39,14 +72,18 @@ def test_every_phoneme_of_every_shipped_prompt_is_in_the_vocabulary():
     from misaki import zh          # jieba and pypinyin: loaded here only, as the worker does
     g2p = zh.ZHG2P()
     ids = token_ids()
-    prompts = shipped_prompts()
+    prompts = spoken_prompts()
     assert len(prompts) >= 10
+    assert not [p for p in prompts if "{" in p or "}" in p]           # every field filled
+    problems = []
     for prompt in prompts:
-        phonemes, _ = g2p(prompt)
+        phonemes, _ = g2p(spell_latin(prompt))          # as KokoroVoice.phonemes reads it
         unknown = {s for s in phonemes if s not in ids}
-        assert not unknown, f"{prompt[:20]}: {unknown}"
+        if unknown:
+            problems.append(f"{prompt[:40]}: {sorted(unknown)}")
         assert any(tone in phonemes for tone in "↓→↗↘")
         assert len(phonemes) <= 4 * MAX_TOKENS                      # cut into a few chunks
+    assert not problems, "phonemes the voice does not know:\n" + "\n".join(problems)
     numbers, _ = g2p("保费12000元")
     assert numbers == g2p("保费一万二千元")[0]                        # digits read as Chinese
 
