@@ -68,6 +68,18 @@ def models_dir(config: Config) -> Path:
                 "dualrec-models")
 
 
+def unit_synthesizer(config: Config) -> Synthesizer:
+    """The unit's voice: Kokoro-82M speaking ``[speech] voice`` with the models of
+    :func:`models_dir`, in a worker process started at the first synthesis (the caller closes
+    it)."""
+    return Synthesizer(models_dir(config), config.speech.voice)
+
+
+def recorded_prompts(config: Config) -> RecordedPrompts | None:
+    """An insurer's recordings of fixed wording (``[speech] recorded_dir``), if configured."""
+    return RecordedPrompts(config.speech.recorded_dir) if config.speech.recorded_dir else None
+
+
 def shared_speech_cache() -> Path:
     """A prompt cache kept with the firmware's installation (``$DUALREC_SPEECH_CACHE``, else
     ``PREFIX/share/dualrec-speech-cache``): simulated units and the demo reuse what an earlier
@@ -123,6 +135,4 @@ def build_hardware(config: Config, *, clock: Clock | None = None,
             device.close()
         raise
     return Hardware(clock, camera, microphone, speaker, pad, panel, config.speech.cache_dir,
-                    Synthesizer(models_dir(config), config.speech.voice),
-                    RecordedPrompts(config.speech.recorded_dir) if config.speech.recorded_dir
-                    else None, sim)
+                    unit_synthesizer(config), recorded_prompts(config), sim)

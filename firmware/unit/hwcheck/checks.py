@@ -1,11 +1,11 @@
 """The checks of ``dualrec hwcheck``, one device each (see :mod:`firmware.unit.hwcheck`)."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -179,9 +179,8 @@ def check_camera(rig: "Rig", seconds: float = 2.0) -> Result:
 
 
 def check_audio(rig: "Rig", who: Technician, skip: set[str]) -> list[Result]:
-    """The microphone (level of the room), then the speaker (a spoken prompt, heard by the
-    person and, as a level rise, by the microphone)."""
-    from drivers.speech import Speech
+    """The microphone (level of the room), then the speaker (a prompt in the unit's own voice,
+    heard by the person and, as a level rise, by the microphone)."""
     results: list[Result] = []
     mic, speaker = rig.open_audio()
     sink = _Probe()
@@ -201,11 +200,7 @@ def check_audio(rig: "Rig", who: Technician, skip: set[str]) -> list[Result]:
                 results.append(Result("microphone", "pass", f"{mic.device}: room level "
                                       f"{room:.0f} dBFS, peak {sink.peak}"))
         if "speaker" not in skip:
-            # Rendered apart from the unit's speech cache: a check run as root must not leave
-            # files there that the service user cannot replace.
-            with tempfile.TemporaryDirectory(prefix="dualrec-hwcheck-") as scratch:
-                speech = Speech(scratch, voice=rig.config.speech.voice)
-                results.append(_check_speaker(rig, who, speaker, sink, room, speech))
+            results.append(_check_speaker(rig, who, speaker, sink, room))
     finally:
         mic.close()
         speaker.close()
@@ -213,8 +208,20 @@ def check_audio(rig: "Rig", who: Technician, skip: set[str]) -> list[Result]:
 
 
 def _check_speaker(rig: "Rig", who: Technician, speaker: Any, sink: _Probe,
-                   room: float | None, speech: Any) -> Result:
-    wav = speech.render(SPOKEN)
+                   room: float | None) -> Result:
+    from drivers.errors import DriverError
+    with contextlib.ExitStack() as voice:      # the WAV may live in a scratch directory
+        try:
+            speech = voice.enter_context(rig.open_voice())
+            wav = speech.render_many([SPOKEN])[0]      # and the voice's worker stops
+        except DriverError as exc:   # the voice, not the speaker: say which
+            return Result("speaker", "fail", f"the unit's voice could not speak the test "
+                          f"prompt ({exc}); the speaker was not tried")
+        return _play_and_listen(rig, who, speaker, sink, room, wav)
+
+
+def _play_and_listen(rig: "Rig", who: Technician, speaker: Any, sink: _Probe,
+                     room: float | None, wav: Path) -> Result:
     who.tell(f">>> Listen: the speaker says \"{SPOKEN}\" (speaker test).")
     playback = speaker.play(wav)
     playback.wait(30)

@@ -2,8 +2,11 @@
 over every check, and its report."""
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from firmware.unit.hwcheck.checks import (CHECKS, Result, Technician, check_audio, check_camera,
                                           check_clock, check_disk, check_panel, check_sigpad,
@@ -45,6 +48,26 @@ class Rig:
             mic.close()
             raise
 
+    @contextlib.contextmanager
+    def open_voice(self) -> Iterator[Any]:
+        """The unit's voice, built as the daemon builds it (:mod:`firmware.unit.hardware`):
+        Kokoro-82M from the installed models, the insurer's recordings, at the default pace.
+        Prompts go to the unit's prompt cache (``[speech] cache_dir``) when it is there and
+        this user's, so a second check does not synthesise again; otherwise (run as root, or
+        before the service first made it) to a scratch directory removed afterwards, so the
+        check never leaves files or a directory in the cache the service cannot use."""
+        from drivers.speech import KokoroSpeech
+        from drivers.speech.kokoro import DEFAULT_WPM
+        from firmware.unit.hardware import recorded_prompts, unit_synthesizer
+        cache = Path(self.config.speech.cache_dir)
+        with contextlib.ExitStack() as stack:
+            if not _own_directory(cache):
+                cache = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="dualrec-hwcheck-")))
+            synthesizer = stack.enter_context(unit_synthesizer(self.config))
+            yield KokoroSpeech(cache, synthesizer, DEFAULT_WPM,
+                               recorded=recorded_prompts(self.config), clock=self.clock)
+
     def open_panel(self) -> Any:
         from drivers.panel import open_panel
         from firmware.unit.hardware import panel_pins
@@ -65,6 +88,16 @@ class Rig:
     def signature(self) -> Path:
         from firmware.unit.hardware import SAMPLE_SIGNATURE
         return Path(self.config.sigpad.replay_file or SAMPLE_SIGNATURE)
+
+
+def _own_directory(path: Path) -> bool:
+    """``path`` is a directory (not a symlink) of this user's, which it can write."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return (path.is_dir() and not path.is_symlink() and st.st_uid == os.geteuid()
+            and os.access(path, os.W_OK | os.X_OK))
 
 
 def run_checks(rig: Rig, who: Technician, *, skip: set[str] = frozenset(),
