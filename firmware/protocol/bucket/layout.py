@@ -32,21 +32,28 @@ def device_root(prefix: str, device_id: str) -> str:
     """``<prefix>/<device_id>`` without leading, trailing or doubled slashes. The device id
     and every prefix component are validated (plain names: no ``..``, no way out of the
     prefix): ValueError names the one at fault."""
-    if not isinstance(device_id, str) or not _DEVICE_ID.match(device_id):
-        raise ValueError(f"device id {device_id!r} is not a valid device id (lowercase "
-                         "letters, digits and '-')")
+    if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
+        raise ValueError(f"device id {device_id!r} is not a valid device id (3 to 63 "
+                         "lowercase letters, digits and '-', starting with a letter or digit)")
+    if not isinstance(prefix, str):
+        raise ValueError(f"prefix {prefix!r} is not a string: give the bucket prefix as text")
     parts = [p for p in prefix.strip("/").split("/") if p]
     for p in parts:
-        if not _PREFIX_PART.match(p) or p in (".", ".."):
-            raise ValueError(f"prefix {prefix!r}: component {p!r} is not a plain name")
+        if not _PREFIX_PART.fullmatch(p):
+            raise ValueError(f"prefix {prefix!r}: component {p!r} is not a plain name "
+                             "(letters, digits, '.', '_', '-'; starting with a letter or digit)")
     return "/".join(parts + [device_id])
 
 
 def object_key(root: str, rel: str) -> str:
     """The key of the spool file ``rel`` (``/``-separated, relative to the spool root; each
     component a plain name; a trailing ``/`` makes a listing prefix)."""
-    if any(not _PREFIX_PART.match(p) for p in rel.rstrip("/").split("/")):
-        raise ValueError(f"{rel!r} is not a plain spool path")
+    if not isinstance(rel, str):
+        raise ValueError(f"spool path {rel!r} is not a string")
+    for p in rel.rstrip("/").split("/"):
+        if not _PREFIX_PART.fullmatch(p):
+            raise ValueError(f"{rel!r} is not a plain spool path: component {p!r} is not a "
+                             "plain name (no empty, '.' or '..' components, no leading '/')")
     return f"{root}/{rel}"
 
 
@@ -57,7 +64,7 @@ def tail_rel(ledger_name: str, start: int, end: int) -> str:
 
 def parse_tail_rel(rel: str) -> tuple[str, int, int] | None:
     """``(ledger_name, start, end)`` of a tail-range key (relative to the root), else None."""
-    m = _TAIL.match(rel)
+    m = _TAIL.fullmatch(rel)
     return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
 
 
@@ -66,6 +73,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     if not url.startswith("s3://"):
         raise ValueError(f"{url!r} is not an s3:// URL (expected s3://BUCKET/PREFIX)")
     bucket, _, prefix = url[len("s3://"):].partition("/")
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.fullmatch(bucket):
         raise ValueError(f"{url!r}: {bucket!r} is not a valid bucket name")
     return bucket, prefix.strip("/")
