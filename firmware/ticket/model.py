@@ -27,6 +27,7 @@ from firmware.people.errors import FieldError
 from firmware.people.people import APPLICATION_HASH_CONTEXT, People, check_application_number
 from firmware.people.people import _check_roles as check_roles  # TODO(lead): make public
 from firmware.people.salesperson import Salesperson
+from firmware.ticket.documents import TicketDocument, ticket_documents
 from firmware.ticket.problems import Problems
 from firmware.ticket.product import Product, display_text
 
@@ -42,6 +43,7 @@ _PERSON_KEYS = ("role", "name", "id_type", "id_number")
 _PERSON_OPTIONAL = ("birth_date", "gender", "guardian_for", "remote")
 _TICKET_KEYS = ("ticket_id", "application_number", "insurer", "product", "people",
                 "staff_id", "mode", "scope", "issued", "expires")
+_TICKET_OPTIONAL = ("format", "documents")
 
 
 def new_ticket_id() -> str:
@@ -167,11 +169,12 @@ class Ticket:
     scope: Scope
     issued: dt.datetime
     expires: dt.datetime
+    documents: tuple[TicketDocument, ...] = ()   # read at the reading nodes, after the template's
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "ticket") -> "Ticket":
         p = Problems(source)
-        data = p.keys(data, "", _TICKET_KEYS, ("format",))
+        data = p.keys(data, "", _TICKET_KEYS, _TICKET_OPTIONAL)
         if data.get("format", TICKET_FORMAT) != TICKET_FORMAT:
             p.add("format", f"must be {TICKET_FORMAT!r}")
         got: dict[str, Any] = {}
@@ -189,6 +192,7 @@ class Ticket:
         take("scope", lambda v, k: Scope.from_dict(v, k))
         take("issued", timestamp)
         take("expires", timestamp)
+        take("documents", ticket_documents)
         issued, expires = got.get("issued"), got.get("expires")
         if issued and expires:
             if expires <= issued:
@@ -204,12 +208,15 @@ class Ticket:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec form (times ISO 8601 in UTC): personal data, never log or publish it."""
-        return {"format": TICKET_FORMAT, "ticket_id": self.ticket_id,
+        out = {"format": TICKET_FORMAT, "ticket_id": self.ticket_id,
                 "application_number": self.application_number, "insurer": self.insurer,
                 "product": self.product.to_dict(),
                 "people": [person.to_dict() for person in self.people],
                 "staff_id": self.staff_id, "mode": self.mode, "scope": self.scope.to_dict(),
                 "issued": self.issued.isoformat(), "expires": self.expires.isoformat()}
+        if self.documents:
+            out["documents"] = [doc.to_dict() for doc in self.documents]
+        return out
 
     # -- what the session uses ----------------------------------------------------------------
     @property
@@ -238,14 +245,17 @@ class Ticket:
 
     def summary(self) -> dict[str, Any]:
         """What may go on the chain, MQTT or the demo's summary: no name, no document number,
-        no application number (only its hash)."""
+        no application number (only its hash); the documents' SHA-256s when it lists any."""
         roles = {role: sum(1 for c in self.customers if c.role == role)
                  for role in (POLICYHOLDER, INSURED, GUARDIAN)}
-        return {"ticket_id": self.ticket_id, "application_hash": self.application_hash,
+        out = {"ticket_id": self.ticket_id, "application_hash": self.application_hash,
                 "product_kind": self.product.kind, "returns": self.product.returns,
                 "mode": self.mode, "roles": roles, "remote": len(self.remote_people),
                 "staff_id": self.staff_id, "issued": self.issued.isoformat(),
                 "expires": self.expires.isoformat()}
+        if self.documents:
+            out["documents"] = [doc.sha256 for doc in self.documents]
+        return out
 
 
 def ticket_from_spec(spec: Mapping[str, Any], now: dt.datetime, *,

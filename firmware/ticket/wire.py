@@ -8,19 +8,22 @@ The payload of the COSE_Sign1 is a CBOR map of claims::
 ``-65537`` (a private-use claim key) holds the ticket::
 
     BODY    = {1: application_number, 2: insurer, 3: PRODUCT, 4: [PERSON, ...],
-               5: staff_id, 6: mode, 7: SCOPE}
+               5: staff_id, 6: mode, 7: SCOPE, 8: [DOCUMENT, ...]}      (8: optional)
     PRODUCT = {1: name, 2: kind, 3: returns, 4: premium in fen (integer), 5: frequency,
                6: payment_years, 7: PERIOD, 8: cooling_off_days}
     PERIOD  = {1: years} | {2: to_age} | {3: true}            (lifetime)
     PERSON  = {1: role, 2: name, 3: id_type, 4: id_number, 5: birth_date, 6: gender,
                7: guardian_for, 8: true}                      (8: remote; 5-8 optional)
     SCOPE   = {1: org, 2: outlet, 3: [device id, ...]}        (each optional)
+    DOCUMENT = bytes(32) | {1: bytes(32), 2: title}           (its SHA-256, raw)
 
 Integer keys keep a three-person ticket with Chinese names at about 430 bytes after zlib, a
 QR code of version 16 at level M instead of 19 with the names spelled out. Values keep
 their text codes (``"policyholder"``, ``"annual"``) so a CBOR dump stays readable. A
 ``birth_date`` the document number already holds is left out. Decoding turns the claims
-back into the ticket's dict form and checks it with :meth:`Ticket.from_dict`.
+back into the ticket's dict form and checks it with :meth:`Ticket.from_dict`. A document's
+SHA-256 travels as its 32 raw bytes (hex would double it, and hashes do not compress): eight
+documents add about 280 bytes, 420 characters of QR text.
 """
 from __future__ import annotations
 
@@ -39,13 +42,14 @@ CLAIM_TICKET = -65537
 _CLAIMS = {CLAIM_EXP: "expires", CLAIM_IAT: "issued", CLAIM_CTI: "ticket_id",
            CLAIM_TICKET: "ticket"}
 _BODY = {1: "application_number", 2: "insurer", 3: "product", 4: "people", 5: "staff_id",
-         6: "mode", 7: "scope"}
+         6: "mode", 7: "scope", 8: "documents"}
 _PRODUCT = {1: "name", 2: "kind", 3: "returns", 4: "premium_fen", 5: "frequency",
             6: "payment_years", 7: "insurance_period", 8: "cooling_off_days"}
 _PERIOD = {1: "years", 2: "to_age", 3: "lifetime"}
 _PERSON = {1: "role", 2: "name", 3: "id_type", 4: "id_number", 5: "birth_date", 6: "gender",
            7: "guardian_for", 8: "remote"}
 _SCOPE = {1: "org", 2: "outlet", 3: "devices"}
+_DOCUMENT = {1: "sha256", 2: "title"}
 _LATEST = 2 ** 40  # seconds: a time beyond year 36000 is not a ticket's
 
 
@@ -71,6 +75,10 @@ def ticket_claims(ticket: Ticket) -> dict[int, Any]:
             "product": _by_number(_PRODUCT, product), "people": people,
             "staff_id": ticket.staff_id, "mode": ticket.mode,
             "scope": _by_number(_SCOPE, ticket.scope.to_dict())}
+    if ticket.documents:
+        body["documents"] = [
+            {1: bytes.fromhex(doc.sha256), 2: doc.title} if doc.title
+            else bytes.fromhex(doc.sha256) for doc in ticket.documents]
     return {CLAIM_EXP: int(ticket.expires.timestamp()),
             CLAIM_IAT: int(ticket.issued.timestamp()),
             CLAIM_CTI: bytes.fromhex(ticket.ticket_id),
@@ -105,6 +113,11 @@ def ticket_from_claims(claims: Any, source: str = "ticket") -> Ticket:
                           if isinstance(people, list) else people)
     if "scope" in body:
         data["scope"] = _named(body["scope"], _SCOPE, "scope", p)
+    if "documents" in body:
+        documents = body["documents"]
+        data["documents"] = ([_document(item, f"documents[{i}]", p)
+                              for i, item in enumerate(documents)]
+                             if isinstance(documents, list) else documents)
     for key in ("expires", "issued", "ticket_id"):
         if key not in named:
             p.add(key, "is missing from the claims")
@@ -123,6 +136,23 @@ def _named(data: Any, table: Mapping[int, str], path: str, p: Problems) -> dict[
         else:
             out[table[key]] = value
     return out
+
+
+def _document(item: Any, path: str, p: Problems) -> Any:
+    """A DOCUMENT back in its dict form: the raw digest as hex (checked by the model)."""
+    if isinstance(item, bytes):
+        return _digest(item, path, p)
+    entry = _named(item, _DOCUMENT, path, p)
+    if "sha256" in entry:
+        entry["sha256"] = _digest(entry["sha256"], f"{path}.sha256", p)
+    return entry
+
+
+def _digest(value: Any, path: str, p: Problems) -> str:
+    if not isinstance(value, bytes) or len(value) != 32:
+        p.add(path, "must be a SHA-256 as 32 bytes")
+        return ""
+    return value.hex()
 
 
 def _moment(value: Any, key: str, p: Problems) -> dt.datetime | None:

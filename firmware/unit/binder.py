@@ -108,7 +108,8 @@ def ticket_people_json(ticket: Ticket, session_date: dt.date) -> bytes:
 class TicketBinder:
     """A session's binding from the sale's ticket: the template chosen by the product's kind
     (and its elder variant when the policyholder is 60 or over), the prompts with the policy's
-    facts in Chinese, the people, the mode, and what the chain records of the ticket."""
+    facts in Chinese, the people, the mode, the documents the ticket adds to the reading nodes
+    (``Binding.documents``), and what the chain records of the ticket."""
 
     def __init__(self, binder: Binder) -> None:
         self._binder = binder
@@ -142,4 +143,5 @@ class TicketBinder:
                        people_json=ticket_people_json(ticket, today),
                        summary={"roles": summary["roles"], "remote": summary["remote"]},
                        prompts=prompts, ticket=summary, script_json=script,
-                       counter_people=1 + at_counter, facts=facts)
+                       counter_people=1 + at_counter, facts=facts,
+                       documents=tuple(doc.sha256 for doc in ticket.documents))
