@@ -11,6 +11,7 @@ from firmware.evidence.store import Evidence
 from firmware.unit.binder import Binder
 from firmware.unit.control import ControlError
 from firmware.unit.hardware import Hardware
+from firmware.unit.session.binding import Binding
 from firmware.unit.session.flow import SessionFlow
 from firmware.unit.sim_controls import sim_control
 from firmware.unit.status_light import StatusLight
@@ -46,16 +47,29 @@ class ControlCommands:
             raise ControlError(f"unknown command {req['cmd']!r}: {', '.join(COMMANDS)}")
         return handler(req)
 
+    def bind_ticket(self, text: str) -> Binding:
+        """Bind the next session to the sale's ticket given as its QR text: ``dualrec bind
+        --ticket`` and the back office's MQTT ``bind`` (the same checks as a QR at RECORD);
+        :class:`ControlError` (a ValueError) with the reason."""
+        if self._view.recording:
+            raise ControlError("a session is recording; bind the next one after it ends")
+        try:
+            binding = self._tickets.bind_text(text.strip())
+        except ValueError as exc:
+            raise ControlError(str(exc)) from None
+        self._flow.bind(binding)
+        self._flow.wait_idle(30)
+        return binding
+
     def _bind(self, req: dict[str, Any]) -> dict[str, Any]:
         if self._view.recording:
             raise ControlError("a session is recording; bind the next one after it ends")
         ticket, raw = req.get("ticket"), req.get("people")
         if isinstance(ticket, str):
-            try:
-                binding = self._tickets.bind_text(ticket.strip())
-            except ValueError as exc:
-                raise ControlError(str(exc)) from None
-        elif isinstance(raw, str):
+            binding = self.bind_ticket(ticket)
+            return {"template": binding.template.id, "mode": binding.mode,
+                    "people": binding.summary, "ticket": binding.ticket}
+        if isinstance(raw, str):
             binding = self._binder.for_people(raw.encode("utf-8"),
                                               template=req.get("template"),
                                               mode=req.get("mode"))

@@ -130,6 +130,8 @@ def test_each_commands_arguments_are_the_contracts(contract):
                 assert (p["minimum"], p["maximum"]) == (arg.lo, arg.hi), arg_name
             if arg.choices:
                 assert p["enum"] == list(arg.choices), arg_name
+            if arg.max_len is not None:
+                assert (p["minLength"], p["maxLength"]) == (arg.min_len, arg.max_len), arg_name
     assert commands.MAX_COMMAND_BYTES == 16 * 1024
 
 

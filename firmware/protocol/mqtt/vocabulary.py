@@ -63,7 +63,7 @@ CACHED_ERRORS = ("rejected", "failed", "personal_data")
 """Error answers that are kept and sent again for a repeated id (the command ran)."""
 
 COMMANDS = ("ping", "capabilities", "status", "locate", "sync-now", "verify", "set-config",
-            "apply-config-bundle", "restart", "reboot", "fetch-logs")
+            "apply-config-bundle", "restart", "reboot", "fetch-logs", "bind")
 
 LIVE_SETTINGS = ("logging.level", "mqtt.reconnect_max_s", "mqtt.reconnect_min_s",
                  "mqtt.telemetry_interval_s")

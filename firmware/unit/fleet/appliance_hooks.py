@@ -28,6 +28,7 @@ from firmware.unit.fleet.hooks import (Availability, ConfigAnswer, LogExcerpt,
 from firmware.unit.fleet.journal_logs import JournalLogs
 from firmware.unit.fleet.operational_config import OperationalConfig
 from firmware.unit.remote_config import APPLIES, RemoteConfig
+from firmware.unit.session.binding import Binding
 from firmware.unit.unit_view import UnitView
 from firmware.unit.uplinks import Uplinks
 
@@ -45,14 +46,17 @@ class ApplianceHooks:
     service manager starts the daemon again after it exits; ``record_config`` puts an
     effective configuration on the chain (without it nothing changes at once: every
     configuration that takes effect is on the chain); ``reboot_command`` asks the system to
-    reboot."""
+    reboot; ``bind_ticket(text)`` binds the next session to a ticket's QR text through the same
+    gate as ``dualrec bind --ticket`` (the binding, or :class:`ValueError` with the reason;
+    without it the back office's ``bind`` is refused)."""
 
     def __init__(self, view: UnitView, uplinks: Uplinks, *, config: Config, clock: Clock,
                  locate: Callable[[float], None], request_stop: Callable[[int], None],
                  logs: JournalLogs | Callable[[int], str],
                  record_config: Callable[[Config], None] | None = None,
                  simulated: bool = False, supervised: bool = False,
-                 reboot_command: tuple[str, ...] = ("systemctl", "reboot")) -> None:
+                 reboot_command: tuple[str, ...] = ("systemctl", "reboot"),
+                 bind_ticket: Callable[[str], Binding] | None = None) -> None:
         self._view = view
         self._uplinks = uplinks
         self._config = config
@@ -63,6 +67,7 @@ class ApplianceHooks:
         self._simulated = simulated
         self._supervised = supervised
         self._reboot_command = reboot_command
+        self._bind_ticket = bind_ticket
         appliers = {"logging.level": _set_log_level,
                     "mqtt.telemetry_interval_s": self._set_telemetry_interval,
                     "mqtt.reconnect_min_s": self._set_reconnect,
@@ -161,6 +166,18 @@ class ApplianceHooks:
         log.warning("reboot requested over MQTT (force=%s)", force)
         subprocess.run(list(self._reboot_command), check=True, timeout=30,
                        capture_output=True)
+
+    def bind_ticket(self, text: str) -> dict[str, Any]:
+        """The back office's ``bind``: what the chain records of the ticket, no people."""
+        if self._bind_ticket is None:
+            raise ValueError("this unit binds no tickets over MQTT (the daemon gave no ticket "
+                             "gate): show the ticket's QR at the counter")
+        binding = self._bind_ticket(text)
+        ticket = binding.ticket or {}
+        log.info("ticket %s bound over MQTT", ticket.get("ticket_id"))
+        return {"template": binding.template.id, "mode": binding.mode,
+                "ticket_id": ticket.get("ticket_id"),
+                "application_hash": ticket.get("application_hash")}
 
     def fetch_logs(self, lines: int, run: str) -> LogExcerpt:
         return self._logs.excerpt(lines, run)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from firmware.protocol.mqtt import vocabulary
 from firmware.protocol.mqtt.errors import CommandError
 from firmware.protocol.mqtt.privacy import redact_text
+from firmware.ticket.codec import MAX_TEXT_CHARS
 from firmware.unit.fleet.desired_config import ConfigShadow
 from firmware.unit.fleet.hooks import DeviceHooks
 
@@ -40,13 +41,16 @@ ERROR_CODES = {
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument: its JSON type, default (None: required), numeric bounds or choices."""
+    """One argument: its JSON type, default (None: required), numeric bounds or choices, and
+    a string's length (``min_len``..``max_len`` characters)."""
 
     kind: type | tuple[type, ...]
     default: Any = None
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] = ()
+    min_len: int | None = None
+    max_len: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ SPECS: dict[str, CommandSpec] = {
     "reboot": CommandSpec({"force": Arg(bool, False)}),
     "fetch-logs": CommandSpec({"lines": Arg(int, 200, 1, 5000),
                                "run": Arg(str, "current", choices=vocabulary.LOG_RUNS)}),
+    "bind": CommandSpec({"ticket": Arg(str, None, min_len=1, max_len=MAX_TEXT_CHARS)}),
 }
 
 
@@ -100,6 +105,8 @@ def _check_arg(name: str, value: Any, arg: Arg) -> str | None:
         return f"{name} must be between {arg.lo} and {arg.hi}"
     if arg.choices and value not in arg.choices:
         return f"{name} must be one of {', '.join(arg.choices)}"
+    if arg.max_len is not None and not (arg.min_len or 0) <= len(value) <= arg.max_len:
+        return f"{name} must have {arg.min_len or 0} to {arg.max_len} characters"
     return None
 
 
@@ -259,6 +266,22 @@ class CommandHandlers:
                             "the session ends (send force: true to interrupt it)"})
         return Outcome({"accepted": True, "force": force},
                        then=lambda: self.begin(action, cmd.id, force))
+
+    def _bind(self, cmd: Command) -> Outcome:
+        """The sale's ticket from the back office, checked exactly as a QR at the counter or
+        ``dualrec bind --ticket``: refused while a session records, and with the ticket's
+        refusal reason (forged, expired, reused, wrong unit...)."""
+        bind_ticket = getattr(self.hooks, "bind_ticket", None)
+        if bind_ticket is None:
+            raise CommandError("rejected", "this unit takes no tickets over MQTT (its hooks "
+                               "have no bind_ticket)")
+        if self.hooks.is_recording():
+            raise CommandError("rejected", "a session is recording; bind the next one after "
+                               "it ends")
+        try:
+            return Outcome(bind_ticket(cmd.args["ticket"].strip()))
+        except ValueError as exc:   # the ticket's refusal, or the unit's (no sales key)
+            raise CommandError("rejected", str(exc)) from None
 
     def _fetch_logs(self, cmd: Command) -> Outcome:
         excerpt = self.hooks.fetch_logs(cmd.args["lines"], cmd.args["run"])

@@ -8,6 +8,11 @@ on the agent's slow-command worker). A method that raises makes the command answ
 with the exception's message, and is reported to the agent's owner (``on_error``); it never
 stops the agent. Nothing returned may hold personal information: every payload is checked
 (:mod:`firmware.protocol.mqtt.privacy`) and refused if it does.
+
+One method is optional (hooks without it answer ``bind`` with ``rejected``):
+``bind_ticket(text) -> dict``: bind the next session to the sale's ticket given as its QR
+text, checked as at the counter; the result ``{template, mode, ticket_id, application_hash}``
+(no personal data); :class:`ValueError` with the refusal reason.
 """
 from __future__ import annotations
 
