@@ -23,6 +23,7 @@ from firmware.unit.session.answers import NOTICE
 
 NS = 1_000_000_000
 MAX_ATTEMPTS = 4        # a customer asked more often than this gives up (the demo fails)
+ANSWER_PAUSE_NS = 400_000_000  # the customer draws breath after the question
 WAIT_S = 300.0          # the longest anything at the counter is waited for (wall seconds)
 
 
@@ -209,6 +210,7 @@ class ScriptedSalesperson:
         """The customer answers; a refused answer is explained and asked again (REPLAY)."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             line = self.scenario.answer(node.kind, attempt, node.prompt)
+            self._until(self.app.clock.monotonic_ns() + ANSWER_PAUSE_NS)
             self.say(f"  the customer answers: {line}")
             self.voices.say(CUSTOMER_VOICE, line)
             answer = self.watch.wait(
