@@ -111,16 +111,32 @@ def test_crafted_records_with_wrong_types_are_findings_not_tracebacks(spool, cra
 
 
 @pytest.mark.parametrize("content", ["5", "[null]", "[5, {\"line\": 7}]", "{\"line\": \"x\"}",
-                                     "not json at all", ""])
+                                     "not json at all", "", " \n\n\t\n", "[]"])
 def test_a_bad_checkpoint_file_is_a_finding(spool, tmp_path, capsys, content):
+    """An empty witness file too: an auditor who gives one expects it to be checked."""
     witness = tmp_path / "w.json"
     witness.write_text(content)
     code = main(["verify", str(spool.root), "--checkpoint", str(witness)])
     out = capsys.readouterr().out
-    if content.strip():
-        assert code == 1 and "bad_witness" in out, out
-    else:
-        assert code == 0
+    assert code == 1 and "bad_witness" in out, out
+    if not content.strip() or content == "[]":
+        assert f"the checkpoint file {witness} holds no checkpoint" in out, out
+        assert "witnessed 0 published checkpoints compared" in out, out
+
+
+def test_an_empty_witness_file_beside_a_good_one_is_still_a_finding(spool, tmp_path, capsys):
+    newest = ledger_files(spool.root / "ledger")[-1]
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(records.parse_line(newest.read_bytes().splitlines()[-1])
+                               .witness()))
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    assert main(["verify", str(spool.root), "--checkpoint", str(good)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(spool.root), "--checkpoint", str(good),
+                 "--checkpoint", str(empty)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("[bad_witness]") == 1 and "1 published checkpoints compared" in out, out
 
 
 def test_a_directory_in_place_of_one_media_file_hides_nothing_else(spool):

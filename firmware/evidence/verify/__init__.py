@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +35,15 @@ from firmware.evidence.verify.report import VerifyReport
 from firmware.evidence.verify.tree import check_files, check_tree
 
 MAX_WITNESS_FILE = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EmptyWitnessFile:
+    """What a checkpoint file holding no checkpoint at all stands for among the witnesses: an
+    auditor who gives a witness file expects it to be checked, so it is a ``bad_witness``
+    finding, never silently "no witnesses"."""
+
+    path: str
 
 
 def resolve(path: Path) -> tuple[Spool, str | None]:
@@ -130,6 +140,10 @@ def _parse_witness(witness: Any) -> Record:
 
 def check_checkpoint(witness: Any, chain: Chain, report: VerifyReport) -> None:
     """Compare a published checkpoint (a witness kept by the fleet) with the chain."""
+    if isinstance(witness, EmptyWitnessFile):
+        report.add("bad_witness", f"the checkpoint file {witness.path} holds no checkpoint: "
+                   "nothing could be compared")
+        return
     try:
         cp = _parse_witness(witness)
     except MalformedRecord as exc:
@@ -157,11 +171,16 @@ def check_checkpoint(witness: Any, chain: Chain, report: VerifyReport) -> None:
 
 def load_checkpoint_file(path: str | os.PathLike) -> list[Any]:
     """Witnesses from a file: JSON objects (one, a list, or one per line) or raw ledger lines.
-    Whatever they hold is checked later (a bad one is a ``bad_witness`` finding)."""
+    Whatever they hold is checked later (a bad one is a ``bad_witness`` finding); a file that
+    holds none (empty, blank, ``[]``) is one :class:`EmptyWitnessFile`, also ``bad_witness``."""
     try:
         text = durable.read_regular(path, MAX_WITNESS_FILE).decode("utf-8", "replace").strip()
     except (OSError, ValueError) as exc:
         raise NotEvidenceError(f"checkpoint file {path}: {exc}") from None
+    return _witnesses_in(text) or [EmptyWitnessFile(str(path))]
+
+
+def _witnesses_in(text: str) -> list[Any]:
     try:
         value = json.loads(text)
         return value if isinstance(value, list) else [value]
@@ -232,7 +251,8 @@ def verify_path(path: str | os.PathLike, *, trusted_key: PublicKey | None = None
     for witness in checkpoints:
         check_checkpoint(witness, chain, report)
     if checkpoints:
-        report.levels["witnessed"] = f"{len(checkpoints)} published checkpoints compared"
+        given = sum(not isinstance(w, EmptyWitnessFile) for w in checkpoints)
+        report.levels["witnessed"] = f"{given} published checkpoints compared"
     if bucket_check is not None:
         bucket_check(chain, report)
     elif chain.pruned:

@@ -56,7 +56,8 @@ FINDING_KINDS = {
                  "sealed file, or without its object version and checksum)",
     "pruned_copy_missing": "a pruned file's object version is not in the bucket with the "
                            "sealed SHA-256 (verify --bucket)",
-    "bad_witness": "a checkpoint given with --checkpoint is not a record signed by the device",
+    "bad_witness": "a checkpoint given with --checkpoint is not a record signed by the device, "
+                   "or a --checkpoint file holds no checkpoint at all",
     "rollback": "a published checkpoint is beyond the end of the chain (history cut off)",
     "rewritten": "a published checkpoint's record differs from the chain's (history rewritten)",
 }
