@@ -149,10 +149,11 @@ class Appliance:
         self.view = UnitView(config=config, evidence=self.evidence, recorder=self.recorder,
                              flow=self.flow, selftest=self.selftest, gate=self.gate,
                              uplinks=self.uplinks, simulated=hw.simulated)
-        commands = ControlCommands(view=self.view, flow=self.flow, binder=self.binder,
-                                   tickets=self.tickets, hardware=hw, evidence=self.evidence,
-                                   light=self.light, hold_seconds=config.panel.hold_seconds)
-        self.control = (ControlServer(config.control.socket, commands)
+        self.commands = ControlCommands(
+            view=self.view, flow=self.flow, binder=self.binder, tickets=self.tickets,
+            hardware=hw, evidence=self.evidence, light=self.light,
+            hold_seconds=config.panel.hold_seconds)
+        self.control = (ControlServer(config.control.socket, self.commands)
                         if config.control.socket else None)
         self.uplinks.start_sync()
         self._start_speech_check()
@@ -248,7 +249,8 @@ class Appliance:
             locate=self.hardware.panel.locate, request_stop=request_stop,
             logs=JournalLogs(logs, journal=under_journal() if journal is None else journal),
             record_config=lambda config: record_effective_config(self.evidence, config),
-            simulated=self.hardware.simulated, supervised=supervised)
+            simulated=self.hardware.simulated, supervised=supervised,
+            bind_ticket=self.commands.bind_ticket)
         self.uplinks.start_fleet(hooks, simulated=self.hardware.simulated)
 
     # -- listeners -----------------------------------------------------------------------------
