@@ -24,6 +24,7 @@ from firmware.office.export.overlay import Overlay
 from firmware.office.export.report import ReportInputs, render_report
 from firmware.office.export.session_data import Photo, SessionData, load_session
 from firmware.office.export.speech import read_speech, render_speech
+from firmware.office.export.spoken import read_spoken, render_spoken
 from firmware.office.export.timeline import TimelineLayout, TimelineModel, draw_timeline
 from firmware.office.export.video_source import RecordedVideo
 from firmware.evidence.verify import verify_path
@@ -250,7 +251,8 @@ def export_session(session_dir: Path, out_dir: Path, *, opener: MediaOpener = op
         video_facts=facts, timeline_name=TIMELINE_NAME,
         signatures=[(f"signatures/{p.name}", node, name) for p, node, name in signatures],
         photos=[(f"photos/{p.name}", node) for p, node in photos], problems=problems,
-        generated=generated, speech=render_speech(read_speech(session, opener), session)))
+        generated=generated, speech=render_speech(read_speech(session, opener), session),
+        spoken=render_spoken(read_spoken(session, opener))))
     report = out_dir / REPORT_NAME
     report.write_text(html, encoding="utf-8")
     return ExportResult(out_dir, report, timeline, video_summary, layout,

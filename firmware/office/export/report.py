@@ -44,6 +44,7 @@ class ReportInputs:
     problems: list[str] = field(default_factory=list)
     generated: str = ""
     speech: str = ""        # the speech understanding section, already HTML (export.speech)
+    spoken: str = ""        # the text spoken at each node, already HTML (export.spoken)
 
 
 class _Times:
@@ -204,6 +205,7 @@ def render_report(inp: ReportInputs) -> str:
         "<h2>Button presses</h2>", _table(("time", "node", "button"), presses, "No presses."),
         "<h2>Prompts played</h2>", _table(("start", "end", "node", "play"), prompts,
                                           "No prompts on the record."),
+        inp.spoken,
         "<h2>Signatures</h2>",
     ]
     if inp.signatures:
