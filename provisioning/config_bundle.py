@@ -6,11 +6,18 @@ in :mod:`firmware.config.model`). It is signed with the same back-office key as 
 (``dualrec-provision roster keygen``), whose public half the units hold as ``[people]
 backoffice_public_key``; the format is :mod:`firmware.config.bundle`'s. Operators deliver it
 with ``dualrec-fleet cmd UNIT apply-config-bundle bundle=@BUNDLE`` (docs/mqtt.md).
+
+``config sign --documents DIR`` also signs the document library of the customer's screen: DIR
+holds the PDFs and a ``manifest.toml`` listing them (the library's format,
+:mod:`firmware.config.documents`); every PDF is hashed here and must match its entry before
+anything is signed. The bundle carries the manifest; the PDFs travel beside it (the same
+directory) to ``dualrec config apply-bundle BUNDLE --documents DIR`` at the unit.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import sys
 import tomllib
@@ -19,13 +26,16 @@ from typing import Any
 
 from firmware.config.bundle import (BundleFormatError, ConfigBundle, ConfigBundleError,
                                     format_time, sign_config_bundle, verify_config_bundle)
+from firmware.config.documents import MANIFEST, MAX_DOCUMENTS, document_entries
 from firmware.config.model import tier_of
 from firmware.errors import DualrecError, KeyFileError
+from firmware.evidence.durable import read_regular
 from firmware.protocol.signed_document import read_public_key
 from provisioning.files import write_file
 from provisioning.roster import load_backoffice_key
 
 MAX_CHANGES_BYTES = 64 * 1024
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024   # as the unit's library reads them
 
 
 def read_changes(path: str | Path) -> dict[str, Any]:
@@ -47,6 +57,33 @@ def read_changes(path: str | Path) -> dict[str, Any]:
     return changes
 
 
+def read_documents(directory: str | Path) -> list[dict[str, Any]]:
+    """The documents of ``directory/manifest.toml``, each PDF beside it checked against its
+    SHA-256 (never through a symlink); BundleFormatError names every problem at once."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    try:
+        data = tomllib.loads(read_regular(path, MAX_CHANGES_BYTES).decode("utf-8"))
+    except (OSError, ValueError) as exc:   # TOMLDecodeError and UnicodeDecodeError included
+        raise BundleFormatError(f"{path}: cannot read the documents' manifest ({exc})") \
+            from None
+    if set(data) - {"document"}:
+        raise BundleFormatError(f"{path}: only [[document]] tables are allowed")
+    entries, problems = document_entries(data.get("document", []), f"{path}: document")
+    for entry in entries:
+        pdf = directory / entry.file
+        try:
+            actual = hashlib.sha256(read_regular(pdf, MAX_DOCUMENT_BYTES)).hexdigest()
+        except (OSError, ValueError) as exc:
+            problems.append(f"{pdf}: cannot be read ({exc})")
+            continue
+        if actual != entry.sha256:
+            problems.append(f"{pdf}: its SHA-256 is {actual}, the manifest says {entry.sha256}")
+    if problems:
+        raise BundleFormatError("the documents cannot be signed: " + "; ".join(problems))
+    return [entry.to_dict() for entry in entries]
+
+
 def _when(text: str) -> str:
     """``YYYY-MM-DD`` (the end of that day, UTC) or ``YYYY-MM-DDTHH:MM:SSZ``."""
     try:
@@ -62,7 +99,8 @@ def _when(text: str) -> str:
 
 def bundle_body(changes: dict[str, Any], *, serial: int, devices: list[str],
                 branches: list[str], expires: str | None = None,
-                issued: dt.datetime | None = None) -> dict[str, Any]:
+                issued: dt.datetime | None = None,
+                documents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The body of a bundle (:mod:`firmware.config.bundle`), issued now unless told."""
     body: dict[str, Any] = {"serial": serial,
                             "issued": format_time(issued or dt.datetime.now(dt.timezone.utc)),
@@ -70,6 +108,8 @@ def bundle_body(changes: dict[str, Any], *, serial: int, devices: list[str],
                             "config": changes}
     if expires:
         body["expires"] = expires
+    if documents is not None:
+        body["documents"] = documents
     return body
 
 
@@ -85,6 +125,11 @@ def describe(bundle: ConfigBundle) -> list[str]:
             if len(shown) > 60:
                 shown = shown[:57] + "..."
             lines.append(f"  [{section}] {key} = {shown}  ({tier_of(section, key)})")
+    if bundle.documents is not None:
+        lines.append(f"documents of the customer's screen: {len(bundle.documents)} (the "
+                     "library is replaced by exactly these)")
+        lines += [f"  {d.sha256}  {d.file}  {d.title}  ({d.min_page_seconds:g} s a page)"
+                  for d in bundle.documents]
     return lines
 
 
@@ -95,8 +140,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
         if args.inline_insurer_key:
             pem = Path(args.inline_insurer_key).read_text(encoding="ascii")
             changes.setdefault("encryption", {})["insurer_public_key"] = pem
+        documents = read_documents(args.documents) if args.documents else None
         body = bundle_body(changes, serial=args.serial, devices=args.device,
-                           branches=args.branch, expires=args.expires)
+                           branches=args.branch, expires=args.expires, documents=documents)
         raw = sign_config_bundle(body, key.sign, key.public)
         bundle = verify_config_bundle(raw, key.public, source=args.out)
         write_file(args.out, raw)
@@ -153,6 +199,9 @@ def add_config_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
     s.add_argument("--inline-insurer-key", metavar="PEM", help="carry this insurer public key "
                    "in the bundle ([encryption] insurer_public_key)")
+    s.add_argument("--documents", metavar="DIR", help="also sign the document library of the "
+                   f"customer's screen: DIR holds the PDFs and {MANIFEST} (at most "
+                   f"{MAX_DOCUMENTS}); the units then hold exactly these documents")
     s.set_defaults(func=cmd_sign)
 
     v = sub.add_parser("verify", help="check a bundle as a unit would: 0 accepted, 1 refused "

@@ -11,6 +11,7 @@ import os
 import sys
 import textwrap
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from firmware.config.loading import load_config
@@ -119,7 +120,9 @@ def cmd_apply_bundle(args: argparse.Namespace) -> int:
         print(f"dualrec config apply-bundle: {exc}", file=sys.stderr)
         return 2
     try:
-        bundle = remote.accept_bundle(raw, now=dt.datetime.now(dt.timezone.utc), running=running)
+        bundle = remote.accept_bundle(raw, now=dt.datetime.now(dt.timezone.utc), running=running,
+                                      documents_from=Path(args.documents) if args.documents
+                                      else None)
     except ConfigBundleError as exc:
         print(f"REFUSED {exc}")
         return 1
@@ -127,8 +130,10 @@ def cmd_apply_bundle(args: argparse.Namespace) -> int:
         print(f"dualrec config apply-bundle: {exc}", file=sys.stderr)
         return 2
     changed = sorted(f"{s}.{k}" for s, values in bundle.config.items() for k in values)
+    documents = "" if bundle.documents is None else \
+        f"; {len(bundle.documents)} documents in the library {running.display.documents}"
     print(f"bundle serial {bundle.serial} accepted ({len(changed)} settings: "
-          f"{', '.join(changed) or 'none'}); it takes effect {APPLIES}: "
+          f"{', '.join(changed) or 'none'}{documents}); it takes effect {APPLIES}: "
           "sudo systemctl restart dualrec")
     return 0
 
@@ -150,5 +155,8 @@ def add_config_parser(subparsers: Any) -> argparse.ArgumentParser:
                        "office and keep it for the next start: 0 accepted, 1 refused, 2 unusable")
     a.add_argument("bundle", help="the signed bundle (dualrec-provision config sign)")
     a.add_argument("--config", help="the unit's configuration file")
+    a.add_argument("--documents", metavar="DIR", help="the directory holding the PDFs of the "
+                   "documents the bundle signs (each checked by its SHA-256 before it enters "
+                   "[display] documents); not needed for those the library holds already")
     a.set_defaults(func=cmd_apply_bundle)
     return config

@@ -20,6 +20,12 @@ not) holding one object:
   branches;
 - ``config``: ``{section: {key: value}}`` with ``signed`` and ``operational`` settings only
   (:mod:`firmware.config.model`), checked by the configuration model as a file would be.
+- ``documents`` (optional): the manifest of the document library of the customer's screen,
+  ``[{"sha256", "file", "title", "min_page_seconds"}, …]`` (:mod:`firmware.config.documents`).
+  The PDFs travel beside the bundle; the unit takes each into its library only if it hashes to
+  its SHA-256, and refuses the whole bundle while any is missing
+  (:mod:`firmware.unit.document_delivery`). A bundle without ``documents`` leaves the library
+  as it is.
 
 Each bundle is the whole of the signed configuration: one that does not carry a key gives it
 back to the unit's own file. A unit keeps the last bundle it accepted and checks it again at
@@ -33,6 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from firmware.config.documents import DocumentEntry, document_entries
 from firmware.config.loading import parse_config
 from firmware.config.model import OPERATIONAL, SIGNED, tier_problems
 from firmware.errors import ConfigError
@@ -47,7 +54,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
 BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _BODY_KEYS = {"serial", "issued", "scope", "config"}
-_OPTIONAL_KEYS = {"expires"}
+_OPTIONAL_KEYS = {"expires", "documents"}
 
 
 class ConfigBundleError(ConfigError):
@@ -113,6 +120,7 @@ class ConfigBundle:
     devices: tuple[str, ...]
     branches: tuple[str, ...]
     config: dict[str, dict[str, Any]]
+    documents: tuple[DocumentEntry, ...] | None = None   # None: the library is left as it is
 
     @classmethod
     def from_body(cls, text: str, *, source: str = "bundle") -> "ConfigBundle":
@@ -150,7 +158,12 @@ class ConfigBundle:
             raise BundleFormatError(f"{source}: config must be an object {{section: {{key: "
                                     "value}}}")
         check_bundle_config(config, source)
-        return cls(serial, issued, expires, devices, branches, config)
+        documents = None
+        if "documents" in body:
+            documents, problems = document_entries(body["documents"], "documents")
+            if problems:
+                raise BundleFormatError(f"{source}: refused: " + "; ".join(problems))
+        return cls(serial, issued, expires, devices, branches, config, documents)
 
     def check_for(self, device_id: str, branch: str, now: dt.datetime | None,
                   source: str = "bundle") -> None:

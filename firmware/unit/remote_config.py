@@ -17,6 +17,10 @@ longer verifies under the configured back-office key or is another unit's, is re
 logged as an error, named in ``config/reported`` and on the chain — and ignored whole, never
 half-applied. An insurer key given inline (PEM text) by a bundle is written to
 ``state/config/insurer-<sha256>.pem`` and the effective configuration names that file.
+A bundle that carries the manifest of the customer's screen's documents has their PDFs taken
+into the library at ``[display] documents`` as it is accepted, each checked by its SHA-256, and
+the library's manifest kept as the bundle signs it at every start
+(:mod:`firmware.unit.document_delivery`).
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from firmware.config.loading import parse_config, replace
 from firmware.config.bundle import BundleRefusedError, ConfigBundle, verify_config_bundle
 from firmware.config.model import OPERATIONAL, Config, Origin, tier_problems
 from firmware.unit.config_record import config_summary
+from firmware.unit.document_delivery import deliver_documents, keep_library
 from firmware.evidence.crypto.insurer_keys import load_insurer_public_key
 from firmware.evidence.durable import ensure_dir, read_regular, write_atomic
 from firmware.errors import ConfigError, DualrecError, KeyFileError
@@ -249,15 +254,18 @@ class RemoteConfig:
         self._store(OPERATIONAL_FILE, {"v": 1, "version": version, "desired": desired})
         return candidate
 
-    def accept_bundle(self, raw: bytes, *, now: dt.datetime,
-                      running: Config | None = None) -> ConfigBundle:
+    def accept_bundle(self, raw: bytes, *, now: dt.datetime, running: Config | None = None,
+                      documents_from: Path | None = None) -> ConfigBundle:
         """Check a configuration bundle as it arrives and keep it for the next start.
 
         Refused (a :class:`~firmware.config.bundle.ConfigBundleError` saying why): no
         back-office key, a bad signature, a malformed body or a ``local`` setting, another
         unit's bundle, an expired one, a serial not above the highest accepted, an insurer key
         emptied where the unit encrypts now (``running``) or would after its next start, or a
-        configuration the unit could not run (insurer key or script template missing)."""
+        configuration the unit could not run (insurer key or script template missing), or
+        documents it signs that are neither in the library nor given in ``documents_from`` (a
+        directory of PDFs) with the bytes it signs; those given are taken into the library
+        before the bundle is kept."""
         if self.trust is None:
             raise BundleRefusedError(f"bundle: refused: {self.trust_problem}: this unit accepts "
                                      "no configuration bundles")
@@ -280,6 +288,9 @@ class RemoteConfig:
                     "never switched off remotely: a bundle may replace the insurer key, never "
                     "empty it")
         check_runnable(candidate, f"bundle serial {bundle.serial}")
+        if bundle.documents is not None:
+            deliver_documents(bundle.documents, Path(candidate.display.documents),
+                              documents_from, serial=bundle.serial)
         self._store(BUNDLE_FILE, {"v": 1, "highest_serial": bundle.serial,
                                   "bundle": raw.decode("utf-8")})
         return bundle
@@ -325,9 +336,20 @@ def check_runnable(config: Config, what: str) -> None:
 def with_desired_config(config: Config) -> Config:
     """The effective configuration: ``config`` (the unit's file) with the accepted signed
     bundle and the operators' set-config laid over it, each checked again; what is refused is
-    logged as an error and left out (``config.origin.refused`` names it)."""
+    logged as an error and left out (``config.origin.refused`` names it). The document library's
+    manifest is written again from the accepted bundle when it says anything else."""
     remote = RemoteConfig.for_unit(config)
-    return remote.compose(remote.layers(log_refusals=True))
+    layers = remote.layers(log_refusals=True)
+    effective = remote.compose(layers)
+    if layers.bundle is not None:
+        try:
+            for change in keep_library(layers.bundle, Path(effective.display.documents)):
+                log.warning("document library: %s", change)
+        except OSError as exc:
+            log.error("document library %s cannot be kept as bundle serial %d signs it (%s); "
+                      "documents it cannot show refuse their reading nodes",
+                      effective.display.documents, layers.bundle.serial, exc)
+    return effective
 
 
 __all__ = ["APPLIES", "Layers", "RemoteConfig", "RemoteConfigError",

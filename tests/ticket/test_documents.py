@@ -12,8 +12,8 @@ import pytest
 
 from drivers.clock.sim import SimClock
 from firmware.evidence.keys import DeviceKey
-from firmware.ticket import MALFORMED, PREFIX, Ticket, TicketRefused, TicketSpecError, decode_ticket, \
-    encode_ticket
+from firmware.ticket import (MALFORMED, PREFIX, Ticket, TicketRefused, TicketSpecError,
+                             decode_ticket, encode_ticket)
 from firmware.ticket.codec import ISSUE_MAX_CHARS
 from firmware.ticket.cose import key_id, sig_structure
 from firmware.ticket.documents import MAX_TICKET_DOCUMENTS, TicketDocument

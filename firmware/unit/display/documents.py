@@ -14,9 +14,11 @@ the minimum time each page must be shown::
 the verified bytes; pages are rendered from those bytes only, so what the screen shows is
 exactly what was hashed, even if the file changes later. A document that is not in the library
 or whose bytes no longer match its hash is an error naming it (for the flow's
-``document_missing`` refusal). Rendering uses pdfium (pypdfium2), which is not thread-safe:
-every pdfium call here holds the library's lock. Rendered pages are cached by
-(sha256, page, width) up to ``cache_bytes``.
+``document_missing`` refusal). The library is filled, and its manifest written, from the back
+office's signed configuration bundle (:mod:`firmware.unit.document_delivery`); the rules of a
+manifest's entries are :mod:`firmware.config.documents`'s. Rendering uses pdfium (pypdfium2),
+which is not thread-safe: every pdfium call here holds the library's lock. Rendered pages are
+cached by (sha256, page, width) up to ``cache_bytes``.
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ import collections
 import hashlib
 import io
 import os
-import re
 import stat
 import threading
 import tomllib
@@ -33,26 +34,16 @@ from pathlib import Path
 
 import pypdfium2
 
+from firmware.config.documents import MANIFEST, DocumentEntry, document_entries
 from firmware.unit.display.errors import (DocumentAlteredError, DocumentMissingError,
                                      DocumentUnreadableError, ManifestError)
 
-MANIFEST = "manifest.toml"
 MAX_MANIFEST_BYTES = 256 * 1024
 WIDTH_STEP = 80
 MIN_WIDTH, MAX_WIDTH = 160, 2000
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.pdf")
-_KEYS = {"sha256", "file", "title", "min_page_seconds"}
-
-
-@dataclass(frozen=True)
-class DocumentEntry:
-    """One line of the manifest: which file holds the document of this hash, and its title."""
-
-    sha256: str
-    file: str
-    title: str
-    min_page_seconds: float
+#: What to do about a document that is not in the library, or no longer as signed.
+DELIVER = ("deliver it with the back office's signed configuration bundle (dualrec config "
+           "apply-bundle BUNDLE --documents DIR)")
 
 
 @dataclass(frozen=True)
@@ -81,8 +72,8 @@ def _load_manifest(path: Path) -> dict[str, DocumentEntry]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ManifestError(f"{path}: the document library has no manifest; deliver "
-                            "manifest.toml with the documents") from None
+        raise ManifestError(f"{path}: the document library has no manifest; {DELIVER}") \
+            from None
     except OSError as exc:
         raise ManifestError(f"{path}: cannot open the manifest ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as f:
@@ -96,30 +87,10 @@ def _load_manifest(path: Path) -> dict[str, DocumentEntry]:
     if set(data) - {"document"} or not isinstance(data.get("document", []), list):
         raise ManifestError(f"{path}: only [[document]] tables are allowed, found "
                             f"{sorted(set(data) - {'document'}) or 'document'}")
-    entries: dict[str, DocumentEntry] = {}
-    problems = []
-    for i, doc in enumerate(data.get("document", [])):
-        where = f"{path}: document[{i}]"
-        if not isinstance(doc, dict) or set(doc) != _KEYS:
-            problems.append(f"{where}: needs exactly the keys {', '.join(sorted(_KEYS))}")
-            continue
-        sha, name, title, secs = (doc["sha256"], doc["file"], doc["title"],
-                                  doc["min_page_seconds"])
-        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
-            problems.append(f"{where}.sha256: must be 64 lowercase hex digits")
-        elif sha in entries:
-            problems.append(f"{where}.sha256: {sha} is listed twice")
-        if not isinstance(name, str) or not _FILE.fullmatch(name):
-            problems.append(f"{where}.file: must be a plain file name ending .pdf")
-        if not isinstance(title, str) or not 1 <= len(title) <= 100:
-            problems.append(f"{where}.title: must be 1 to 100 characters")
-        if isinstance(secs, bool) or not isinstance(secs, (int, float)) or not 0 <= secs <= 600:
-            problems.append(f"{where}.min_page_seconds: must be a number 0..600")
-        if not problems:
-            entries[sha] = DocumentEntry(sha, name, title, float(secs))
+    found, problems = document_entries(data.get("document", []), f"{path}: document")
     if problems:
         raise ManifestError("; ".join(problems))
-    return entries
+    return {entry.sha256: entry for entry in found}
 
 
 class DocumentLibrary:
@@ -156,8 +127,7 @@ class DocumentLibrary:
         if entry is None:
             why = f" ({self.problem})" if self.problem else f" (not listed in {MANIFEST})"
             raise DocumentMissingError(
-                f"document {sha256} is not in the library {self.root}{why}: deliver it with "
-                "the unit's signed configuration", sha256)
+                f"document {sha256} is not in the library {self.root}{why}: {DELIVER}", sha256)
         return entry
 
     def _read(self, entry: DocumentEntry) -> bytes:
@@ -166,8 +136,7 @@ class DocumentLibrary:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise DocumentMissingError(f"{what} is missing: deliver it with the unit's "
-                                       "signed configuration", entry.sha256) from None
+            raise DocumentMissingError(f"{what} is missing: {DELIVER}", entry.sha256) from None
         except OSError as exc:
             raise DocumentMissingError(f"{what} cannot be opened ({exc.strerror}); a symlink "
                                        "is not followed", entry.sha256) from None
@@ -181,7 +150,7 @@ class DocumentLibrary:
         actual = hashlib.sha256(data).hexdigest()
         if actual != entry.sha256:
             raise DocumentAlteredError(f"{what} was altered: its SHA-256 is now {actual}; "
-                                       "restore it from the signed configuration", entry.sha256)
+                                       f"{DELIVER}", entry.sha256)
         return data
 
     def open(self, sha256: str) -> Document:
