@@ -60,6 +60,8 @@ PLACES = {
     "a dot component": lambda s0, s1: f"sessions/{s0}/./photo-01.jpg",
     "an empty component": lambda s0, s1: f"sessions/{s0}//photo-01.jpg",
     "the ledger": lambda s0, s1: "ledger/000000000001.ledger",
+    "a name ending in a newline": lambda s0, s1: f"sessions/{s0}/photo-01.jpg\n",
+    "a session component ending in a newline": lambda s0, s1: f"sessions/{s0}\n/photo-01.jpg",
 }
 
 

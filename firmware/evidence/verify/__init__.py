@@ -51,7 +51,7 @@ def resolve(path: Path) -> tuple[Spool, str | None]:
     path = Path(path)
     if durable.lkind(path) == "missing":
         raise NotEvidenceError(f"{path}: no such file or directory")
-    if path.parent.name == SESSIONS_DIR and SESSION_ID.match(path.name):
+    if path.parent.name == SESSIONS_DIR and SESSION_ID.fullmatch(path.name):
         return Spool.open_existing(path.parent.parent), path.name
     return Spool.open_existing(path), None
 

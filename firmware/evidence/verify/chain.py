@@ -247,8 +247,9 @@ class ChainWalk:
         home = f"{SESSIONS_DIR}/{sid}/" if sid else f"{RECOVERED_DIR}/"
         for entry in rec.files:
             path = entry.path
-            if not safe_rel(path) or not path.startswith(home) or path.count("/") != 2 \
-                    - (sid is None):
+            # "\n": safe_rel's "$" also matches before a final newline (spool.SAFE_NAME)
+            if not safe_rel(path) or "\n" in path or not path.startswith(home) \
+                    or path.count("/") != 2 - (sid is None):
                 report.add("misplaced_file", f"{path} is not a plain path inside {home}",
                            **where)
                 continue
