@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ MAX_PAGE_SECONDS = 600
 SHA256 = re.compile(r"[0-9a-f]{64}")
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.pdf")
 KEYS = frozenset({"sha256", "file", "title", "min_page_seconds"})
+#: Not in a title shown to the customer: control, invisible formatting (bidirectional
+#: overrides), private-use and unassigned characters, line and paragraph separators.
+REFUSED_IN_TITLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ def document_entries(items: Any, where: str) -> tuple[tuple[DocumentEntry, ...],
             problems.append(f"{at}.file: {name} is listed twice")
         if not isinstance(title, str) or not 1 <= len(title) <= MAX_TITLE_CHARS:
             problems.append(f"{at}.title: must be 1 to {MAX_TITLE_CHARS} characters")
+        elif any(unicodedata.category(c) in REFUSED_IN_TITLE for c in title):
+            problems.append(f"{at}.title: must not hold control or invisible characters")
         if isinstance(secs, bool) or not isinstance(secs, (int, float)) \
                 or not 0 <= secs <= MAX_PAGE_SECONDS:
             problems.append(f"{at}.min_page_seconds: must be a number 0..{MAX_PAGE_SECONDS}")
@@ -85,13 +91,18 @@ def document_entries(items: Any, where: str) -> tuple[tuple[DocumentEntry, ...],
 
 
 def manifest_toml(entries: tuple[DocumentEntry, ...], comment: str) -> bytes:
-    """The library's ``manifest.toml`` listing ``entries`` (``comment`` on its first line).
-    Strings are written as JSON strings, which TOML reads as basic strings."""
+    """The library's ``manifest.toml`` listing ``entries`` (``comment`` on its first lines)."""
     lines = [f"# {line}" for line in comment.splitlines()]
     for entry in entries:
         secs = entry.to_dict()["min_page_seconds"]
-        lines += ["", "[[document]]", f"sha256 = {json.dumps(entry.sha256)}",
-                  f"file = {json.dumps(entry.file)}",
-                  f"title = {json.dumps(entry.title, ensure_ascii=False)}",
+        lines += ["", "[[document]]", f"sha256 = {_toml_string(entry.sha256)}",
+                  f"file = {_toml_string(entry.file)}",
+                  f"title = {_toml_string(entry.title)}",
                   f"min_page_seconds = {secs!r}"]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: a JSON string is one, except that TOML also wants
+    DEL (U+007F) escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from remote_config_unit import DEVICE, unit_config
 
 from firmware.cli.main import main as dualrec
 from firmware.config.bundle import (BundleFormatError, ConfigBundle, format_time,
                                     sign_config_bundle, verify_config_bundle)
-from firmware.config.documents import MANIFEST
+from firmware.config.documents import (MANIFEST, REFUSED_IN_TITLE, DocumentEntry,
+                                       document_entries, manifest_toml)
 from firmware.config.model import Config
 from firmware.evidence.keys import DeviceKey
 from firmware.unit.display.documents import DocumentLibrary
@@ -157,6 +160,21 @@ def test_at_start_the_manifest_is_as_signed_and_unlisted_pdfs_go(
     assert DocumentLibrary(library).entry(samples[0]["sha256"]).min_page_seconds == 5
 
 
+@given(st.lists(st.tuples(st.binary(min_size=1, max_size=8),
+                          st.text(st.characters(blacklist_categories=tuple(REFUSED_IN_TITLE)),
+                                  min_size=1, max_size=100),
+                          st.one_of(st.integers(0, 600),
+                                    st.floats(0, 600, allow_nan=False))),
+                max_size=8, unique_by=lambda t: t[0]))
+def test_the_written_manifest_reads_back_exactly(docs: list[tuple[bytes, str, float]]) -> None:
+    """Any title the rules allow (quotes, backslashes, any script) and any reading time survive
+    the manifest the unit writes, as the library reads it."""
+    entries = tuple(DocumentEntry(hashlib.sha256(data).hexdigest(), f"d{i}.pdf", title,
+                                  float(secs)) for i, (data, title, secs) in enumerate(docs))
+    text = manifest_toml(entries, "a comment\nof two lines").decode("utf-8")
+    assert document_entries(tomllib.loads(text).get("document", []), "m") == (entries, [])
+
+
 @pytest.mark.parametrize("documents, why", [
     ([{"sha256": "ab" * 32, "file": "a.pdf", "title": "x"}], "needs exactly the keys"),
     ([{"sha256": "AB" * 32, "file": "a.pdf", "title": "x", "min_page_seconds": 1}],
@@ -167,6 +185,8 @@ def test_at_start_the_manifest_is_as_signed_and_unlisted_pdfs_go(
       {"sha256": "cd" * 32, "file": "a.pdf", "title": "y", "min_page_seconds": 1}],
      "listed twice"),
     ({"sha256": "ab" * 32}, "must be a list"),
+    ([{"sha256": "ab" * 32, "file": "a.pdf", "title": "条款\u202e", "min_page_seconds": 1}],
+     "control or invisible"),
 ])
 def test_a_malformed_document_manifest_is_refused(backoffice: DeviceKey, documents: Any,
                                                   why: str) -> None:
