@@ -45,7 +45,7 @@ def safe_rel(rel: str) -> bool:
     if not isinstance(rel, str) or not rel or len(rel) > 512:
         return False
     parts = rel.split("/")
-    return all(SAFE_NAME.match(p) for p in parts)
+    return all(SAFE_NAME.fullmatch(p) for p in parts)
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class Spool:
         """A new file ``sessions/<session_id>/<name>``; names are plain (no slashes); with a
         ``session_key`` it is encrypted as it is written."""
         for what, value in (("session id", session_id), ("file name", name)):
-            if not SAFE_NAME.match(value) or value.endswith(PART_SUFFIX):
+            if not SAFE_NAME.fullmatch(value) or value.endswith(PART_SUFFIX):
                 raise ValueError(f"{what} {value!r} is not a plain file name "
                                  "(letters, digits, '.', '_', '-')")
         return PartFile(self.root, f"{SESSIONS_DIR}/{session_id}/{name}", session_key)

@@ -219,7 +219,7 @@ class Evidence:
             rel = str(f.get("path", ""))
             parts = rel.split("/")
             if len(parts) != 3 or parts[0] != "sessions" or not all(
-                    SAFE_NAME.match(p) for p in parts[1:]):
+                    SAFE_NAME.fullmatch(p) for p in parts[1:]):
                 raise ValueError(f"{rel!r} is not a sealed session file")
             if parts[1] in self._sessions:
                 raise ValueError(f"{rel!r}: session {parts[1]} is still open")

@@ -165,7 +165,7 @@ def locate(session_dir: Path) -> tuple[Path, str]:
         raise NotASessionError(f"{session_dir}: not a directory")
     sid = session_dir.resolve().name
     spool = session_dir.resolve().parent.parent
-    if session_dir.resolve().parent.name != "sessions" or not SESSION_ID.match(sid):
+    if session_dir.resolve().parent.name != "sessions" or not SESSION_ID.fullmatch(sid):
         raise NotASessionError(f"{session_dir}: not a session directory (expected "
                                "SPOOL/sessions/YYYYMMDDTHHMMSSZ-xxxxxx)")
     if not (spool / LEDGER_DIR).is_dir():
