@@ -132,7 +132,9 @@ class Pki:
                 ca = self.operators if operator else self.fleet
                 sub = self.root / ("operators" if operator else "units")
                 sub.mkdir(exist_ok=True)
-                self._issued[(cn, operator)] = ca.issue(sub / cn, cn)
+                # a file name per CN: Path.with_suffix would make "meet.relay" and
+                # "meet.watch" both "meet.crt", the later overwriting the earlier
+                self._issued[(cn, operator)] = ca.issue(sub / cn.replace(".", "_"), cn)
             cert, key = self._issued[(cn, operator)]
             return str(cert), str(key)
 

@@ -154,12 +154,12 @@ class MeetWatch(Listener):
             _MEET_CONTRACT.append(Contract.load(MEET_CONTRACT_PATH).closed())
         self.contract = _MEET_CONTRACT[0]
         super().__init__(broker, pki, WATCH, "dualrec/v1/meet/#")
-        self.ignored: set[str] = set()
+        self.ignored: set[str] = set()       # topics a test sends junk to on purpose
 
     def violations(self) -> list[str]:
         out = []
         for topic, payload, retained in list(self.messages.items):
-            if not payload or any(f"/{m}/" in topic for m in self.ignored):
+            if not payload or topic in self.ignored:
                 continue
             out += self.contract.problems(topic, payload)
         return out
