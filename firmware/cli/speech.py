@@ -1,6 +1,8 @@
-"""``dualrec speak TEXT --out FILE.wav`` (the unit's voice, for technicians and tests) and
+"""``dualrec speak TEXT --out FILE.wav`` (the unit's voice, for technicians and tests),
 ``dualrec script render --ticket-spec FILE.json`` (the prompts a ticket would produce, for an
-insurer to approve the wording before it ships)."""
+insurer to approve the wording before it ships) and ``dualrec script prepare`` (every fixed
+prompt of every template rendered into the unit's prompt cache, at install: a session never
+waits for the voice on wording that could be rendered before any ticket came)."""
 from __future__ import annotations
 
 import argparse
@@ -73,6 +75,41 @@ def cmd_script_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def fixed_prompts(templates: dict) -> dict[int, list[str]]:
+    """Every template's prompts that no ticket changes (no ``{field}``), and what the unit
+    says after an unclear answer, by pace (words a minute)."""
+    from firmware.unit.session.answers import NOTICE
+    by_pace: dict[int, list[str]] = {}
+    for tpl in templates.values():
+        texts = by_pace.setdefault(tpl.words_per_minute, [])
+        texts += [n.prompt for n in tpl.nodes if "{" not in n.prompt and n.prompt not in texts]
+        if any("answer" in n.requires for n in tpl.nodes) and NOTICE not in texts:
+            texts.append(NOTICE)
+    return by_pace
+
+
+def cmd_script_prepare(args: argparse.Namespace) -> int:
+    from drivers.errors import DriverError
+    from drivers.speech import KokoroSpeech
+    from firmware.config.loading import load_config
+    from firmware.unit.hardware import recorded_prompts, unit_synthesizer
+    from firmware.unit.session.script import SCRIPTS_DIR, load_templates
+    try:
+        config = load_config(args.config)
+        by_pace = fixed_prompts(load_templates(config.session.scripts_dir or SCRIPTS_DIR))
+        with unit_synthesizer(config) as synthesizer:
+            for pace, texts in sorted(by_pace.items()):
+                KokoroSpeech(config.speech.cache_dir, synthesizer, pace,
+                             recorded=recorded_prompts(config)).render_many(texts)
+    except (DualrecError, DriverError, OSError, ValueError) as exc:
+        print(f"dualrec script prepare: {exc}", file=sys.stderr)
+        return 2
+    count = sum(len(t) for t in by_pace.values())
+    print(f"{count} fixed prompts ready in {config.speech.cache_dir} "
+          f"(voice {config.speech.voice})")
+    return 0
+
+
 def add_speech_parsers(subparsers: Any) -> None:
     s = subparsers.add_parser("speak", help="say TEXT in the unit's voice into a WAV file")
     s.add_argument("text", help="the text (Chinese); - reads it from stdin")
@@ -90,3 +127,7 @@ def add_speech_parsers(subparsers: Any) -> None:
     r.add_argument("--json", action="store_true",
                    help='{"template": id, "nodes": [{"id", "title", "prompt"}]}')
     r.set_defaults(func=cmd_script_render)
+    pr = sub.add_parser("prepare", help="render every template's fixed prompts into the "
+                                        "unit's prompt cache (at install)")
+    pr.add_argument("--config", help="configuration file (voice, models, cache, templates)")
+    pr.set_defaults(func=cmd_script_prepare)

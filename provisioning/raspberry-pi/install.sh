@@ -122,6 +122,15 @@ install_config() {
   "$venv/bin/dualrec" run --config "$etc/dualrec.toml" --validate-config
 }
 
+# Every template's fixed prompts rendered now, as the service user, into the prompt cache
+# ([speech] cache_dir, in the state directory): a session never waits for the voice on
+# wording that no ticket changes. A failure here is not fatal (the daemon renders at start).
+prepare_prompts() {
+  install -d -o dualrec -g dualrec -m 0750 /var/lib/dualrec
+  runuser -u dualrec -- "$venv/bin/dualrec" script prepare --config "$etc/dualrec.toml" \
+    || log "the prompts were not rendered ahead (dualrec script prepare): the daemon renders them"
+}
+
 install_system_settings() {
   install -m 0644 "$here/70-dualrec-sigpad.rules" /etc/udev/rules.d/70-dualrec-sigpad.rules
   udevadm control --reload
@@ -176,6 +185,7 @@ main() {
   install_user
   install_release
   install_config
+  prepare_prompts
   install_system_settings
   install_units
   if [ "$start" -eq 1 ]; then
