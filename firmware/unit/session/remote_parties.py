@@ -149,8 +149,8 @@ class RemotePartiesPart(SessionPart):
         if host is None:
             self._unavailable(ctx, "the unit has no connection to the meeting broker")
             return
-        self._feed = self._make_feed()
         try:
+            self._feed = self._make_feed()   # refuses a microphone rate Opus cannot take
             opened = host.open(sale)
         except Exception as exc:         # a meeting still open, a sale nobody is remote in
             self._unavailable(ctx, str(exc))
