@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from firmware.config.model import Config, section_names
+from firmware.config.model import Config, related_problems, section_names
 from firmware.config.paths import path_problems
 from firmware.errors import ConfigError
 
@@ -91,7 +91,11 @@ def parse_config(data: dict, *, text: str = "", source: str = "<config>") -> Con
         built[name] = _build(type(getattr(Config(), name)), raw, name, problems)
     if problems:
         raise _refuse(problems, text, source)
-    return Config(**built, source=source)
+    config = Config(**built, source=source)
+    problems = related_problems(config)
+    if problems:
+        raise _refuse(problems, text, source)
+    return config
 
 
 def check_paths(config: Config, *, text: str = "") -> Config:

@@ -355,6 +355,21 @@ class Config:
 
 NOT_SECTIONS = ("source", "origin")
 
+MEET_AUDIO_RATES = (16_000, 48_000)
+"""``[audio] rate`` values a meeting can send: the counter's microphone goes to remote parties
+as Opus, which takes 8, 16, 24 or 48 kHz (:class:`firmware.unit.remote.CounterFeed`)."""
+
+
+def related_problems(config: Config) -> list[tuple[str, str, str]]:
+    """``(section, key, why)`` for settings that are valid alone but not together."""
+    problems = []
+    if config.meet.enabled and config.audio.rate not in MEET_AUDIO_RATES:
+        problems.append(("meet", "enabled", f"[audio] rate {config.audio.rate} cannot be sent "
+                         "to remote parties: the counter's sound goes to them as Opus, which "
+                         "takes 8, 16, 24 or 48 kHz; set [audio] rate = 48000 (or 16000), or "
+                         "leave [meet] enabled = false"))
+    return problems
+
 
 def section_names() -> tuple[str, ...]:
     """The ``[section]`` names of the model, in order."""
