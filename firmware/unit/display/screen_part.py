@@ -1,7 +1,10 @@
 """The customer's screen as a session part: it follows the session and publishes what the
 screen shows, takes the customer's reading input, and puts what was shown on the chain.
 
-Between sessions (``idle``): the unit's state and the hint to show the ticket. In a session:
+Between sessions (``idle``): the unit's state and the hint to show the ticket, or for
+:data:`~firmware.unit.display.start_refusals.SHOW_SECONDS` after RECORD was refused, why (a
+ticket expired, used, for another branch, not validly signed; the self-test; the disk), heard
+from the chain (:class:`~firmware.unit.display.start_refusals.StartRefusals`). In a session:
 the node (number of total, title), the prompt as captions timed from the voice's start, what
 the node still needs, the countdown of its minimum time, the last refusal of NEXT in words
 (until its cause is gone or the node ends), the people by role with masked names, elder mode
@@ -18,6 +21,9 @@ part of the screen, ``at_ns``: when, ``sha256``: of that part's canonical JSON a
 ``viewers``: how many screens showed it, ``node``: the node on screen), the reading
 node's ``screen_documents``, ``screen_page`` and ``screen_read``, ``screen_viewers`` when the
 number of connected screens changes, and ``screen_fault`` if the server dies.
+
+Between sessions the same ``screen`` records (``node``: None) go on the chain outside any
+session when the part is given ``event``.
 
 Threads: every hook runs on the flow's thread; ``pen_sample``/``stroke_ended`` run on the pad's
 and only hand the sample to the server (thread-safe). Input from the page arrives through the
@@ -40,6 +46,7 @@ from firmware.unit.display.reading_node import ReadingNode, node_documents
 from firmware.unit.display.screen_inbox import ScreenInbox
 from firmware.unit.display.session_view import (COMPLETE_STATUS, idle_view, needs_of,
                                                 people_of)
+from firmware.unit.display.start_refusals import StartRefusals
 from firmware.unit.display.view import Caption, DisplayView, NodeView, Refusal
 from firmware.unit.session.binding import FlowSnapshot
 from firmware.unit.session.parts import SessionContext, SessionPart
@@ -85,14 +92,18 @@ class ScreenPart(SessionPart):
     and fault; ``pen`` the recorder (signing, has_signature); ``pad_info`` the pad's shape for
     the live signature (None: no pad); ``peers`` the session's other parts (the list may still
     grow after this part is made; this part skips itself); ``snapshot()`` the flow's published
-    state, or None before the flow exists."""
+    state, or None before the flow exists; ``refusals`` the last refusal of RECORD, heard from
+    the chain (shown between sessions); ``event(kind, data)`` puts what the screen shows
+    between sessions on the chain (None: only a session's screen is recorded)."""
 
     name = "screen"
 
     def __init__(self, server: "DisplayServer", library: DocumentLibrary, inbox: ScreenInbox,
                  clock: Clock, *, pen: PenState | None = None, pad_info: PadInfo | None = None,
                  peers: Sequence[SessionPart] = (),
-                 snapshot: Callable[[], FlowSnapshot | None] = lambda: None) -> None:
+                 snapshot: Callable[[], FlowSnapshot | None] = lambda: None,
+                 refusals: StartRefusals | None = None,
+                 event: Callable[[str, dict], object] | None = None) -> None:
         self._server = server
         self._library = library
         self._inbox = inbox
@@ -101,6 +112,8 @@ class ScreenPart(SessionPart):
         self._pad_info = pad_info
         self._peers = peers
         self._snapshot = snapshot
+        self.refusals = refusals
+        self.idle_event = event
         self._fault: BaseException | None = None
         self._shown_key: object = None
         self._reset(None)
@@ -147,6 +160,8 @@ class ScreenPart(SessionPart):
     def _record(self, kind: str, data: dict) -> None:
         if self._ctx is not None:
             self._ctx.event(kind, data)
+        elif self.idle_event is not None:
+            self.idle_event(kind, data)
 
     def _drain(self) -> None:
         """Handle what the inbox holds (flow's thread): input, screen changes, a fault."""
@@ -246,9 +261,13 @@ class ScreenPart(SessionPart):
             reading=self._reading.view(now_ns) if self._reading and not self._complete else None)
 
     # -- between sessions ----------------------------------------------------------------------
+    def _idle_view(self, now_ns: int) -> DisplayView:
+        refused = self.refusals.current(now_ns) if self.refusals is not None else None
+        return idle_view(self._snapshot(), refused)
+
     def idle(self, now_ns: int) -> None:
         self._drain()
-        self._publish(idle_view(self._snapshot()))
+        self._publish(self._idle_view(now_ns))
 
     # -- the session ---------------------------------------------------------------------------
     def session_started(self, ctx: SessionContext) -> None:
@@ -320,7 +339,7 @@ class ScreenPart(SessionPart):
 
     def session_ended(self, ctx: SessionContext, summary: dict) -> None:
         self._reset(None)
-        self._publish(idle_view(self._snapshot()))
+        self._publish(self._idle_view(ctx.now_ns()))
 
     def close(self) -> None:
         self._inbox.wake_with(None)

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from firmware.unit.display.errors import ViewError
 from firmware.unit.display.refusals import NEEDS
+from firmware.unit.display.start_refusals import StartRefusal
 from firmware.unit.display.view import IDLE_HINT, MAX_PEOPLE, ROLES, DisplayView, Person
 from firmware.unit.session.binding import FlowSnapshot
 
@@ -90,9 +91,13 @@ def needs_of(reasons: Iterable[str]) -> tuple[str, ...]:
     return tuple(n for n in NEEDS if n in wanted)
 
 
-def idle_view(snapshot: FlowSnapshot | None) -> DisplayView:
+def idle_view(snapshot: FlowSnapshot | None,
+              refused: StartRefusal | None = None) -> DisplayView:
     """The screen between sessions: the unit's state in words and the hint to show the ticket
-    (no hint while the unit cannot record)."""
+    (no hint while the unit cannot record); while a refusal of RECORD stands (``refused``),
+    state ``refused`` with its words instead."""
+    if refused is not None:
+        return DisplayView(state="refused", status=refused.words, hint="")
     if snapshot is None:
         return DisplayView(status="正在启动…", hint="")
     state, status = IDLE_STATUS.get(snapshot.state, ("fault", f"设备状态：{snapshot.state}"))
