@@ -51,6 +51,7 @@ from firmware.unit.session.parts import SessionPart
 from firmware.unit.session.photos import PhotoPart
 from firmware.unit.session.presence import PresencePart
 from firmware.unit.session.prompter import Prompter
+from firmware.unit.session.remote_parties import remote_parts
 from firmware.unit.session.script import SCRIPTS_DIR, load_templates
 from firmware.unit.session.selftest import SelfTest
 from firmware.unit.speech_check import SpeechCheck, forbidden_phrases
@@ -210,6 +211,8 @@ class Appliance:
             parts.append(self.speech_check.part)
         else:                              # only that the customer made a sound
             parts.append(AnswerWindowPart())
+        parts += remote_parts(self.config, self.evidence, hw.clock, camera=hw.camera,
+                              microphone=hw.microphone, bus=self.uplinks.meeting_bus)
         if self.screen is not None:  # last: it shows what the other parts still need
             parts.append(self.screen.session_part(parts))
         return parts

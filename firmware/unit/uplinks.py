@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware import __version__
 from firmware.config.model import Config
@@ -26,6 +26,9 @@ from firmware.unit.fleet.chain_backlog import ChainBacklog
 from firmware.unit.fleet.chain_events import ChainEvents, interrupted
 from firmware.unit.fleet.last_session import LastSession
 from firmware.unit.status_light import StatusLight
+
+if TYPE_CHECKING:
+    from firmware.unit.meet.bus import PahoMeetingBus
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ class Uplinks:
         self._failures: dict[str, str] = {}
         self.uploader = None
         self.agent = None
+        self._meeting_bus: PahoMeetingBus | None = None
+        self._bus_lock = threading.Lock()
         spool = Spool(config.spool.path)
         head = evidence.head
         self._events = ChainEvents()
@@ -134,6 +139,29 @@ class Uplinks:
             ended = interrupted(sid, ends.get(sid, 1))
             self._last_session.ended(ended)
             self._tell("session_ended", ended)
+
+    def meeting_bus(self) -> "PahoMeetingBus | None":
+        """The remote meeting's MQTT bus, on the fleet agent's own connection (the broker forces
+        a unit's client id to its certificate's name: a second connection would take the
+        agent's place); subscribed again at each reconnection. None while the unit has no fleet
+        agent (no broker configured, or :meth:`start_fleet` not run yet) or ``[meet]`` is off:
+        :mod:`firmware.unit.meet` is imported only when a meeting is asked for. One bus per
+        agent; a handler's failure is logged by the bus and ends no connection."""
+        agent = self.agent
+        if agent is None or not self._config.meet.enabled:
+            return None
+        with self._bus_lock:
+            if self._meeting_bus is None:
+                from firmware.unit.meet.bus import PahoMeetingBus
+                client = agent.share_connection(self._meeting_reconnected)
+                self._meeting_bus = PahoMeetingBus(client)
+            return self._meeting_bus
+
+    def _meeting_reconnected(self) -> None:
+        """The agent's (re)connection (paho's thread): the meeting's topics subscribed again."""
+        bus = self._meeting_bus
+        if bus is not None:
+            bus.resubscribe()
 
     # -- feeding --------------------------------------------------------------------------------
     def _tell(self, kind: str, data: dict[str, Any]) -> None:

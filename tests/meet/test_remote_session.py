@@ -5,13 +5,13 @@ behind the relay's WebSocket. The party's media is sealed in the session, NEXT i
 until they joined and while their call is down, and accepted once they are back; the session
 verifies.
 
-:class:`RemoteAppliance` wires the part as the report of this work asks
-``firmware/unit/appliance.py`` to (one line in ``_session_parts``).
+The unit is the appliance as the daemon builds it: its own session parts, the meeting held on
+the fleet agent's own MQTT connection (``Uplinks.meeting_bus``), which it subscribes again
+after a reconnection.
 """
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,55 +23,32 @@ from firmware.evidence.keys import DeviceKey
 from firmware.evidence.verify import verify_path
 from firmware.ticket import encode_ticket, ticket_from_spec
 from firmware.unit.appliance import Appliance
-from firmware.unit.meet.bus import PahoMeetingBus
-from firmware.unit.remote import RemoteOptions
-from firmware.unit.session.remote_parties import remote_parts
 from tests.meet.conftest import WANG_ID, ZHAO_ID
-from tests.meet.parts import SMS, TIMEOUT, Listener, mqtt_client
+from tests.meet.parts import SMS, Listener
 from tests.meet.remote_phone import Phone
 from tests.remote.remote_rig import RecordWatch, write_tone_wav
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 WAIT = 60.0
+DEVICE = "dr-remote-unit"
 
 
-class RemoteAppliance(Appliance):
-    """The appliance with the remote parties' part. ``meeting_bus``: the MQTT connection the
-    meeting is held on (on a unit, the fleet agent's: see the report)."""
-
-    meeting_bus: PahoMeetingBus | None = None
-    remote_options = RemoteOptions(stall_seconds=0.5, stats_seconds=1.0)
-
-    def _session_parts(self, hw):
-        parts = super()._session_parts(hw)
-        parts += remote_parts(self.config, self.evidence, hw.clock, camera=hw.camera,
-                              microphone=hw.microphone, bus=lambda: self.meeting_bus,
-                              options=self.remote_options)
-        return parts
-
-
-class UnitConnection:
-    """The unit's MQTT connection with the certificate of its device id (the fleet agent's
-    connection, here a client of its own), carrying the meeting bus."""
-
-    def __init__(self, broker, pki, device_id: str) -> None:
-        cert, key = pki.unit(device_id)
-        self.errors: list[Exception] = []
-        self.client = mqtt_client(broker.unit_port, cert, key, pki.ca_file, device_id)
-        self.bus = PahoMeetingBus(self.client, on_error=self.errors.append)
-        connected = threading.Event()
-
-        def on_connect(client, userdata, flags, rc, props):
-            self.bus.resubscribe()
-            connected.set()
-        self.client.on_connect = on_connect
-        self.client.connect("127.0.0.1", broker.unit_port, keepalive=30, clean_start=True)
-        self.client.loop_start()
-        assert connected.wait(TIMEOUT), "the unit did not connect"
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def unit_config(root: Path, broker, pki, sales: DeviceKey):
+    """A small simulated unit with [meet] enabled and its fleet connection to the test's
+    broker (its certificate's CN is its device id, as the broker's ACL wants)."""
+    cert, key = pki.unit(DEVICE)
+    return replace(demo_config(root, "remote-quick"),
+                   device={"id": DEVICE, "key_file": str(root / "keys" / "device.key")},
+                   camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
+                   session={"template": "remote-quick", "scripts_dir": str(SCRIPTS)},
+                   understanding={"enabled": False},
+                   ticket={"sales_public_keys": sales.public.b64,
+                           "used_dir": str(root.parent / "used")},
+                   meet={"enabled": True, "ice_servers": ""},
+                   mqtt={"url": broker.unit_url, "client_cert": cert, "client_key": key,
+                         "ca_file": pki.ca_file, "branch": "0451",
+                         "telemetry_interval_s": 30.0, "reconnect_min_s": 0.1,
+                         "reconnect_max_s": 0.5})
 
 
 def sale_spec(device_id: str) -> dict:
@@ -90,23 +67,18 @@ def sale_spec(device_id: str) -> dict:
 
 @pytest.fixture
 def counter(tmp_path, broker, pki):
-    """The unit, bound to the sale, its meeting bus connected; torn down in order."""
+    """The unit as the daemon builds it (the appliance's own session parts), connected to the
+    fleet broker by its agent, bound to the sale; torn down in order."""
     sales = DeviceKey.load_or_create(tmp_path / "sales" / "sales.key")
-    config = replace(demo_config(tmp_path / "unit", "remote-quick"),
-                     camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
-                     session={"template": "remote-quick", "scripts_dir": str(SCRIPTS)},
-                     understanding={"enabled": False},
-                     ticket={"sales_public_keys": sales.public.b64,
-                             "used_dir": str(tmp_path / "used")},
-                     meet={"enabled": True, "ice_servers": ""})
     watch = RecordWatch()
-    app = RemoteAppliance(config, clock=SimClock(realtime=True, synced=True), on_record=watch)
-    connection = None
+    app = Appliance(unit_config(tmp_path / "unit", broker, pki, sales),
+                    clock=SimClock(realtime=True, synced=True), on_record=watch)
     try:
         app.hardware.camera.set_scene("face")
         app.hardware.microphone.set_source("speech")
-        connection = UnitConnection(broker, pki, app.evidence.device_id)
-        app.meeting_bus = connection.bus
+        app.start_fleet(request_stop=lambda code: None, logs=lambda lines: "",
+                        supervised=True)
+        assert app.agent.ready.wait(WAIT), "the unit did not connect to the fleet broker"
         now = dt.datetime.fromtimestamp(app.clock.realtime_ns() / 1e9, dt.timezone.utc)
         ticket = ticket_from_spec(sale_spec(app.evidence.device_id), now)
         app.flow.bind(app.tickets.bind_text(encode_ticket(ticket, sales.sign, sales.public)))
@@ -114,11 +86,9 @@ def counter(tmp_path, broker, pki):
         assert app.flow.wait_idle(60)
         assert app.flow.prompter.wait_prepared(900), "the prompts were not rendered"
         yield app, watch, sales
+        assert app.uplinks.failures() == {}
     finally:
         app.close()
-        if connection is not None:
-            connection.close()
-            assert connection.errors == []
 
 
 def strings(value) -> list[str]:

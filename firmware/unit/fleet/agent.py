@@ -102,6 +102,7 @@ class FleetAgent:
         self._last_tick_error = ""
         self._next_telemetry = 0.0                     # time.monotonic() of the next telemetry
         self._client: mqtt.Client | None = None
+        self._connect_listeners: list[Callable[[], None]] = []
         self._sender: OutboxSender | None = None
         self._runner: CommandRunner | None = None
         self._ticker: threading.Thread | None = None
@@ -153,6 +154,20 @@ class FleetAgent:
                              clean_start=True)
         client.loop_start()
         log.info("fleet agent %s: connecting to %s", self.device_id, self.address.url)
+
+    def share_connection(self, on_connect: Callable[[], None]) -> mqtt.Client:
+        """The agent's own paho client, for another user of the unit's one connection (the
+        broker forces a unit's client id to its certificate's name, so a second connection
+        would take this one's place): the remote meeting's bus. ``on_connect()`` runs on
+        paho's network thread after each accepted (re)connection, after the agent's own
+        subscriptions (a clean start forgets everyone's); it must not block. The user adds
+        per-topic callbacks (``message_callback_add``) and leaves the agent's own alone.
+        Only after :meth:`start`."""
+        if self._client is None:
+            raise FleetError("the fleet agent has no connection yet; start it before sharing it")
+        with self._lock:
+            self._connect_listeners.append(on_connect)
+        return self._client
 
     def on_record(self, record: Record) -> None:
         """The ledger's ``on_record``: each CHECKPOINT goes to the outbox. Never raises."""
@@ -320,6 +335,13 @@ class FleetAgent:
             self._sender.wake()
         except Exception as exc:
             self._report(exc)
+        with self._lock:
+            listeners = list(self._connect_listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception as exc:
+                self._report(exc)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if mid != self._sub_mid:
