@@ -8,10 +8,13 @@ Two sources, looked up in this order:
   ``<sha256>.wav``.
 
 ``pins`` (text → SHA-256 of the audio file) pins a recording: a file whose bytes differ is
-refused, never played. A recording that is present but unusable (not a regular file, not a PCM
-WAV, empty, longer than 10 minutes, or not its pin) raises :class:`DriverError` naming the file:
-an insurer's approved recording is not silently replaced by synthesis. A text with no recording
-gives None and is synthesised.
+refused, never played, and a pinned text must have its recording (a script template's
+``recording`` key pins its node's prompt). A recording that is present but unusable (not a
+regular file, not a PCM WAV, empty, longer than 10 minutes, or not its pin), or a pinned one
+that is missing, raises :class:`DriverError` naming the file: an insurer's approved recording
+is not silently replaced by synthesis. A text with neither recording nor pin gives None and is
+synthesised. :meth:`RecordedPrompts.pinned_problems` checks every pinned recording at once (at
+start, before any session needs one).
 """
 from __future__ import annotations
 
@@ -49,6 +52,13 @@ class RecordedPrompts:
             if os.path.lexists(candidate):
                 path = candidate
         if path is None:
+            pin = self._pins.get(text)
+            if pin is not None:
+                where = (f"{self.directory / (text_hash(text) + '.wav')}"
+                         if self.directory is not None else "a recordings directory")
+                raise DriverError(f"speech: the recording of {text[:20]!r}… is pinned (SHA-256 "
+                                  f"{pin}) but there is none: install the approved recording "
+                                  f"as {where}")
             return None
         _check_file(path)
         wav_seconds(path)
@@ -60,6 +70,22 @@ class RecordedPrompts:
                                   f"but its pin is {pin}; replace the file with the approved "
                                   "recording")
         return path
+
+    @property
+    def pins(self) -> dict[str, str]:
+        """Text → SHA-256 of its pinned recording (a copy)."""
+        return dict(self._pins)
+
+    def pinned_problems(self) -> dict[str, str]:
+        """Every pinned recording looked up now: text → what is wrong with its recording
+        (empty when all are usable and match their pins)."""
+        problems = {}
+        for text in self._pins:
+            try:
+                self.lookup(text)
+            except DriverError as exc:
+                problems[text] = str(exc)
+        return problems
 
     def __len__(self) -> int:
         """How many recordings were given by name (the directory is not counted)."""

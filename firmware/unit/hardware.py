@@ -18,6 +18,8 @@ from drivers.sigpad import (EvdevSignaturePad, ReplaySignaturePad, SignaturePad,
                             load_events)
 from drivers.speech import KokoroSpeech, RecordedPrompts, Synthesizer
 from firmware.config.model import Config
+from firmware.errors import ConfigError
+from firmware.unit.session.script import SCRIPTS_DIR, load_templates, template_recordings
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,29 @@ def unit_synthesizer(config: Config) -> Synthesizer:
 
 
 def recorded_prompts(config: Config) -> RecordedPrompts | None:
-    """An insurer's recordings of fixed wording (``[speech] recorded_dir``), if configured."""
-    return RecordedPrompts(config.speech.recorded_dir) if config.speech.recorded_dir else None
+    """An insurer's recordings of fixed wording (``[speech] recorded_dir``, files named by the
+    SHA-256 of the text), pinned by the ``recording`` keys of the script templates (``[session]
+    scripts_dir``); None when there is neither. Every pinned recording is checked now:
+    :class:`ConfigError` naming each template node whose recording is missing, unusable or not
+    the one its pin names (the unit does not start rather than speak other audio), or when
+    templates pin recordings and ``recorded_dir`` is not set."""
+    templates = load_templates(config.session.scripts_dir or SCRIPTS_DIR)
+    pins = template_recordings(templates.values())
+    directory = config.speech.recorded_dir or None
+    if not pins:
+        return RecordedPrompts(directory) if directory else None
+    where = {n.prompt: f"{t.path}: node {n.id!r}" for t in templates.values()
+             for n in t.nodes if n.recording is not None}
+    if directory is None:
+        raise ConfigError(f"[speech] recorded_dir is not set, but {len(pins)} template "
+                          f"node(s) pin a recording ({sorted(where.values())[0]}, ...): set it "
+                          "to the directory where the insurer's recordings are installed")
+    recorded = RecordedPrompts(directory, pins=pins)
+    problems = recorded.pinned_problems()
+    if problems:
+        raise ConfigError("pinned prompt recordings are unusable:\n  " + "\n  ".join(
+            f"{where[text]}.recording: {problem}" for text, problem in problems.items()))
+    return recorded
 
 
 def shared_speech_cache() -> Path:
@@ -99,6 +122,7 @@ def build_hardware(config: Config, *, clock: Clock | None = None,
                    camera_options: dict[str, Any] | None = None) -> Hardware:
     sim = config.drivers.backend == "sim"
     clock = clock or SystemClock()
+    recorded = recorded_prompts(config)     # before any device opens: it may refuse the start
     c, a = config.camera, config.audio
     opened: list[Any] = []
     try:
@@ -135,4 +159,4 @@ def build_hardware(config: Config, *, clock: Clock | None = None,
             device.close()
         raise
     return Hardware(clock, camera, microphone, speaker, pad, panel, config.speech.cache_dir,
-                    unit_synthesizer(config), recorded_prompts(config), sim)
+                    unit_synthesizer(config), recorded, sim)

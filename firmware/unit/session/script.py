@@ -14,6 +14,14 @@ Speech understanding reads two more things from a template (both optional):
 - a node's ``required_phrases`` (heard during the node in the recording, the unit's own voice
   included: proof the statement was audible) and ``salesperson_phrases`` (heard during the
   node outside the unit's prompts: said by someone at the counter), checked after the session.
+
+A node of fixed wording may name the insurer's recording of its prompt, played instead of the
+unit's voice: ``recording = "<SHA-256 of the WAV file>"``. The file is installed in
+``[speech] recorded_dir`` named by the SHA-256 of the prompt's exact text (``<sha256>.wav``,
+:mod:`drivers.speech.recorded`); the hash pins it: a file whose bytes differ, or none, is an
+error (the unit does not start; a session never falls back to synthesis), and the prompt's
+EVENT carries the recording's SHA-256 as ``audio_sha256``. A prompt with fields from the ticket
+(``{premium}``) cannot have a recording. :func:`template_recordings` gathers the pins.
 """
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 from firmware.errors import ConfigError
 from firmware.unit.understanding.answers import WordLists, check_word_lists, read_word_lists
@@ -62,6 +71,7 @@ class ScriptNode:
     required_phrases: tuple[str, ...] = field(default=(), kw_only=True)
     salesperson_phrases: tuple[str, ...] = field(default=(), kw_only=True)
     documents: tuple[str, ...] = ()
+    recording: str | None = field(default=None, kw_only=True)
 
     def as_record(self) -> dict:
         record = {"id": self.id, "title": self.title, "kind": self.kind,
@@ -107,7 +117,7 @@ def _get(table: dict, key: str, kind: type, where: str, problems: list[str], def
 def _node(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
     where = f"node[{index}]"
     known = {"id", "title", "kind", "prompt", "min_seconds", "requires", "answer_seconds",
-             "documents"}
+             "documents", "recording"}
     for key in sorted(set(raw) - known):
         problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
     node_id = _get(raw, "id", str, where, problems, "")
@@ -135,7 +145,26 @@ def _node(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
     if kind == "signature" and "signature" not in requires:
         problems.append(f"{where}.requires: a signature node must require 'signature'")
     documents = _documents(raw, kind, where, problems)
-    return ScriptNode(node_id, title, kind, prompt, min_s, tuple(requires), answer_s, documents)
+    recording = _recording(raw, prompt, where, problems)
+    return ScriptNode(node_id, title, kind, prompt, min_s, tuple(requires), answer_s, documents,
+                      recording=recording)
+
+
+def _recording(raw: dict, prompt: str, where: str, problems: list[str]) -> str | None:
+    """The optional ``recording = "<sha256>"`` of a node of fixed wording."""
+    if "recording" not in raw:
+        return None
+    value = raw["recording"]
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        problems.append(f"{where}.recording: must be the SHA-256 of the recorded WAV file as 64 "
+                        f"lowercase hex digits, got {str(value)[:70]!r}")
+        return None
+    if "{" in prompt or "}" in prompt:
+        problems.append(f"{where}.recording: a recording is of fixed wording, but this prompt "
+                        "has fields filled from the ticket ({...}); remove the fields or the "
+                        "recording")
+        return None
+    return value
 
 
 def _documents(raw: dict, kind: str, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -247,6 +276,23 @@ def parse_template(text: str, source: str = "<template>") -> ScriptTemplate:
     return ScriptTemplate(tid, version, title, channel, tuple(products), elder, wpm,
                           tuple(nodes), hashlib.sha256(text.encode("utf-8")).hexdigest(), source,
                           answers=answers, answers_source=answers_source)
+
+
+def template_recordings(templates: Iterable[ScriptTemplate]) -> dict[str, str]:
+    """The pinned recordings of ``templates``: prompt text → SHA-256 of its recording.
+    TemplateError if two nodes pin one text to different recordings (naming both)."""
+    pins: dict[str, tuple[str, str]] = {}
+    for template in templates:
+        for node in template.nodes:
+            if node.recording is None:
+                continue
+            here = f"{template.path}: node {node.id!r}"
+            seen = pins.setdefault(node.prompt, (node.recording, here))
+            if seen[0] != node.recording:
+                raise TemplateError(f"{here}.recording: {node.recording[:12]}… but {seen[1]} "
+                                    f"pins the same prompt to {seen[0][:12]}…; one wording has "
+                                    "one approved recording")
+    return {text: pin for text, (pin, _where) in pins.items()}
 
 
 def load_template(path: str | Path) -> ScriptTemplate:
