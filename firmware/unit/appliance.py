@@ -132,6 +132,8 @@ class Appliance:
             self.screen = CustomerScreen(config.display, hw.clock, self.recorder, hw.pad,
                                          snapshot=lambda: self.flow and self.flow.snapshot)
             self.screen.start()
+            # a refused RECORD's reason shown between sessions; what it shows is recorded
+            self.add_record_listener(self.screen.follow_chain(self.evidence.event))
         if config.understanding.enabled:   # what the salesperson said, checked after a session
             self.speech_check = SpeechCheck(
                 self.evidence, Understanding(models_dir(config)), rate=hw.microphone.rate,
