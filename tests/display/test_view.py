@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +18,7 @@ SHA = "a" * 64
 FLOW_CODES = ("prompt_playing", "min_duration", "missing_photo", "missing_answer",
               "answer_negative", "answer_unclear", "missing_signature", "missing_badge",
               "signing", "pages_unread", "document_missing", "script_complete",
-              "remote_party_disconnected", "remote_party_reading", "remote_party_signing")
+              "remote_not_joined", "remote_disconnected", "remote_unavailable", "remote_fault")
 
 
 def test_names_are_masked_to_one_letter_and_a_star():
@@ -90,7 +91,12 @@ def test_parts_are_canonical_json_with_words_for_codes():
 def test_every_flow_reason_has_its_own_words_and_new_ones_are_not_blank():
     for code in FLOW_CODES:
         assert code in REFUSAL_WORDS and "：" in REFUSAL_WORDS[code]
-    assert "远程参与人" in refusal_words("remote_party_camera_off")
+    assert "远程参与人" in refusal_words("remote_camera_off")
+    from firmware.unit.session import remote_parties
+    for code in ("remote_not_joined", "remote_disconnected", "remote_unavailable",
+                 "remote_fault"):                  # every code the remote parties' part uses
+        assert f'"{code}"' in Path(remote_parties.__file__).read_text(encoding="utf-8")
+        assert code in REFUSAL_WORDS and "：" in REFUSAL_WORDS[code]
     assert "selftest_failed" in refusal_words("selftest_failed")
 
 

@@ -1,9 +1,9 @@
 """Why NEXT was refused, in words the salesperson can act on, and what a node still needs.
 
 The session flow refuses NEXT with a reason code (``min_duration``, ``missing_answer``, ...); the
-screen shows the sentence here: what is missing and what to do about it. Codes of remote
-parties (``remote_party_disconnected``, ...) come with the issue that brings them; an unknown
-``remote_party_*`` code still gets words about remote parties, and any other unknown code is
+screen shows the sentence here: what is missing and what to do about it. Remote parties' codes
+are those of :mod:`firmware.unit.session.remote_parties` (``remote_not_joined``, ...); an
+unknown ``remote_*`` code still gets words about remote parties, and any other unknown code is
 shown with the code itself, so a new reason is never silently blank.
 """
 from __future__ import annotations
@@ -22,10 +22,10 @@ REFUSAL_WORDS: dict[str, str] = {
     "document_missing": "本环节要展示的文件在设备上缺失或已被改动，无法继续：请联系运维更新设备的文件库。",
     "display_fault": "客户屏幕出现故障，无法展示文件：请联系运维；如需结束，请长按录制键。",
     "script_complete": "所有环节已完成：请长按录制键结束录制。",
-    "remote_party_disconnected": "远程参与人已断开连接：请等对方重新加入后再继续。",
-    "remote_party_reading": "远程参与人还在阅读文件：请等对方读完。",
-    "remote_party_signing": "远程参与人正在签名：请等对方签完。",
-    "remote_party_missing": "还有远程参与人没有加入：请把会议码告诉对方并等待其加入。",
+    "remote_not_joined": "还有远程参与人没有加入：请把会议码告诉对方并等待其加入。",
+    "remote_disconnected": "远程参与人已断开连接：请等对方重新加入后再继续。",
+    "remote_unavailable": "远程会议无法开启（设备未连接服务器）：请检查网络；如需结束，请长按录制键。",
+    "remote_fault": "远程参与人的通话出现故障：请对方重新加入；仍不行请联系运维。",
 }
 REMOTE_PARTY_WORDS = "远程参与人尚未完成本环节：请等待对方完成。"
 UNKNOWN_WORDS = "暂时不能进入下一步（原因代码 {code}）：请联系运维。"
@@ -44,6 +44,6 @@ def refusal_words(code: str) -> str:
     """The sentence the screen shows for a refusal ``code``."""
     if code in REFUSAL_WORDS:
         return REFUSAL_WORDS[code]
-    if code.startswith("remote_party_"):
+    if code.startswith("remote_"):
         return REMOTE_PARTY_WORDS
     return UNKNOWN_WORDS.format(code=code)
