@@ -36,7 +36,7 @@ from typing import Any
 
 from firmware.config.loading import parse_config, replace
 from firmware.config.bundle import BundleRefusedError, ConfigBundle, verify_config_bundle
-from firmware.config.model import OPERATIONAL, Config, Origin, tier_problems
+from firmware.config.model import OPERATIONAL, Config, Origin, related_problems, tier_problems
 from firmware.unit.config_record import config_summary
 from firmware.unit.document_delivery import deliver_documents, keep_library
 from firmware.evidence.crypto.insurer_keys import load_insurer_public_key
@@ -312,7 +312,9 @@ class RemoteConfig:
 
 def check_runnable(config: Config, what: str) -> None:
     """BundleRefusedError unless the unit could start with ``config``: the insurer key loads,
-    the script template exists, the roster file is there."""
+    the script template exists, the roster file is there, settings that depend on each other
+    agree (:func:`~firmware.config.model.related_problems`: a bundle that turns ``[meet]`` on
+    over the unit's own 44.1 kHz audio is refused, as the file itself would be)."""
     problems = []
     if config.encryption.insurer_public_key:
         try:
@@ -328,6 +330,7 @@ def check_runnable(config: Config, what: str) -> None:
         problems.append(f"[session] scripts_dir: {exc}")
     if config.people.roster_file and not os.path.isfile(config.people.roster_file):
         problems.append(f"[people] roster_file {config.people.roster_file}: no such file")
+    problems += [f"[{section}] {key}: {why}" for section, key, why in related_problems(config)]
     if problems:
         raise BundleRefusedError(f"bundle: refused: the unit could not run {what}: "
                                  + "; ".join(problems))

@@ -187,3 +187,18 @@ def test_no_back_office_key_no_bundles(tmp_path, backoffice):
     config = unit_config(tmp_path / "unit", backoffice, people={"backoffice_public_key": ""})
     with pytest.raises(BundleRefusedError, match="no back-office key is configured"):
         RemoteConfig.for_unit(config).accept_bundle(make_bundle(backoffice, {}, 1), now=NOW)
+
+
+def test_a_bundle_is_refused_when_its_settings_disagree_with_the_units_own(tmp_path, backoffice):
+    # a bundle is checked as the unit's own file would be: [meet] on over 44.1 kHz audio is a
+    # configuration the unit could not run (the counter's sound goes to remote parties as Opus)
+    from firmware.config.loading import replace
+    unit = replace(unit_config(tmp_path / "unit", backoffice), audio={"rate": 44_100})
+    remote = RemoteConfig.for_unit(unit)
+    with pytest.raises(BundleRefusedError, match=r"\[meet\] enabled: \[audio\] rate 44100"):
+        remote.accept_bundle(make_bundle(backoffice, {"meet": {"enabled": True}}, 1), now=NOW,
+                             running=unit)
+    assert remote.layers().bundle is None                         # nothing kept
+    remote.accept_bundle(make_bundle(backoffice, {"meet": {"enabled": True},
+                                                  "audio": {"rate": 48_000}}, 1),
+                         now=NOW, running=unit)
