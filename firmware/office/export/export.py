@@ -15,14 +15,19 @@ import cv2
 import numpy as np
 
 from firmware.errors import DualrecError, NotEvidenceError
+from firmware.office.export.audio_mix import MixedAudio
 from firmware.office.export.audio_source import RecordedAudio
 from firmware.office.export.captions import Captioner
 from firmware.office.export.fonts import CJK_FONT_PACKAGE, FontChoice, choose_font
 from firmware.office.export.media import MediaOpener, open_media
 from firmware.office.export.mp4 import Mp4Summary, write_mp4
 from firmware.office.export.overlay import Overlay
+from firmware.office.export.panels import PanelLayout
+from firmware.office.export.remote_data import PartyRecording, RemoteSession, read_remote
 from firmware.office.export.report import ReportInputs, render_report
 from firmware.office.export.session_data import Photo, SessionData, load_session
+from firmware.office.export.side_by_side import (REMOTE_HOLD_NS, PanelSource, party_absence,
+                                                 write_side_by_side)
 from firmware.office.export.speech import read_speech, render_speech
 from firmware.office.export.spoken import read_spoken, render_spoken
 from firmware.office.export.timeline import TimelineLayout, TimelineModel, draw_timeline
@@ -169,14 +174,56 @@ def _copy_photos(session: SessionData, opener: MediaOpener, out_dir: Path,
     return out
 
 
-def _media_span(video: RecordedVideo, audio: RecordedAudio) -> tuple[int, int] | None:
-    """(t0, end) of the review video: the earlier start and the later end of video and audio
-    (main time base, ns), or None when the session has neither."""
-    period = NS_PER_S // max(1, video.fps)
-    starts = [t for t in (video.times_ns[:1] + [audio.first_ns]) if t is not None]
-    ends = [t for t in ([video.times_ns[-1] + period] if video.times_ns else []) + [audio.end_ns]
-            if t is not None]
+def _media_span(video: RecordedVideo, audio: RecordedAudio,
+                parties: list[tuple[RecordedVideo, RecordedAudio]] = ()) -> tuple[int, int] | None:
+    """(t0, end) of the review video: the earliest start and the latest end of the counter's
+    video and audio and every remote party's (main time base, ns), or None when there is
+    nothing."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for v, a in [(video, audio), *parties]:
+        period = NS_PER_S // max(1, v.fps)
+        if v.times_ns:
+            starts.append(v.times_ns[0])
+            ends.append(v.times_ns[-1] + period)
+        if a.first_ns is not None:
+            starts.append(a.first_ns)
+            ends.append(a.end_ns)
     return (min(starts), max(ends)) if starts else None
+
+
+@dataclass
+class _Party:
+    """A remote party's recording opened for the review video."""
+
+    recording: PartyRecording
+    video: RecordedVideo
+    audio: RecordedAudio
+
+
+def _write_side_by_side(session: SessionData, out: Path, video: RecordedVideo,
+                        audio: RecordedAudio, parties: list[_Party], captioner: Captioner,
+                        font: FontChoice, opener: MediaOpener, t0: int, end: int) -> Mp4Summary:
+    """The counter on the left and each party to its right, the sound mixed."""
+    layout = PanelLayout.make(
+        [("counter", "counter", video.size)]
+        + [(p.recording.party, f"remote {p.recording.label}", p.video.size) for p in parties],
+        height=video.size[1] if video.size else None)
+    period = NS_PER_S // max(1, video.fps)
+    sources = [PanelSource(layout.panels[0], video, period * 3 // 2, captioner.no_video_reason,
+                           [], still_at=_Stills(session.photos, opener))]
+    for panel, p in zip(layout.panels[1:], parties):
+        times = p.video.times_ns
+        hold = max(REMOTE_HOLD_NS, 3 * NS_PER_S // max(1, p.video.fps) // 2)
+        sources.append(PanelSource(
+            panel, p.video, hold,
+            party_absence(p.recording, times[0] if times else None,
+                          times[-1] if times else None),
+            [g for g in p.recording.gaps if g.stream in (None, "remote_video")]))
+    return write_side_by_side(out, sources, layout,
+                              MixedAudio([audio] + [p.audio for p in parties]), captioner,
+                              font, fps=video.fps, t0_ns=t0, end_ns=end,
+                              title=f"dualrec review copy {session.session_id}")
 
 
 def export_session(session_dir: Path, out_dir: Path, *, opener: MediaOpener = open_media,
@@ -203,14 +250,21 @@ def export_session(session_dir: Path, out_dir: Path, *, opener: MediaOpener = op
 
     video = RecordedVideo(session.video, opener, session.clock.to_main)
     audio = RecordedAudio(session.audio, opener)
+    remote = read_remote(session)
+    parties = [_Party(p, RecordedVideo(p.video, opener, session.clock.to_main),
+                      RecordedAudio(p.audio, opener)) for p in remote.with_media]
     period = NS_PER_S // max(1, video.fps)
-    span = _media_span(video, audio)
+    span = _media_span(video, audio, [(p.video, p.audio) for p in parties])
     video_summary = None
     if span is not None:
         t0, end = span
         captioner = Captioner(session.clock, session.nodes, font, gaps=session.gaps,
                               video_span=(video.times_ns[0], video.times_ns[-1])
                               if video.times_ns else None)
+    if span is not None and parties:
+        video_summary = _write_side_by_side(session, out_dir / VIDEO_NAME, video, audio,
+                                            parties, captioner, font, opener, t0, end)
+    elif span is not None:
         video_summary = write_mp4(out_dir / VIDEO_NAME, video, audio, captioner,
                                   lambda w, h: Overlay(w, h, font), t0_ns=t0, end_ns=end,
                                   still_at=_Stills(session.photos, opener),
@@ -232,14 +286,28 @@ def export_session(session_dir: Path, out_dir: Path, *, opener: MediaOpener = op
     timeline = out_dir / TIMELINE_NAME
     layout = draw_timeline(timeline, model, font)
 
-    problems += [p for p in dict.fromkeys(video.problems + audio.problems)]
+    problems += [p for p in dict.fromkeys(
+        video.problems + audio.problems
+        + [q for p in parties for q in p.video.problems + p.audio.problems])]
     facts = {}
     if video_summary is not None:
-        facts["Review video"] = (
-            f"{VIDEO_NAME}: {video_summary.duration_s:.3f} s, {video_summary.frames} recorded "
-            f"frames of {video.frame_count} listed, {video_summary.filler_frames} black frames "
-            "where there was no video; time zero = "
-            f"{session.clock.format(t0, 3)} (UTC+08:00)")
+        zero = f"time zero = {session.clock.format(t0, 3)} (UTC+08:00)"
+        if parties:
+            facts["Review video"] = (
+                f"{VIDEO_NAME}: {video_summary.duration_s:.3f} s, {video_summary.frames} "
+                "pictures made at the arrival of a frame of the counter "
+                f"({video.frame_count} listed) or of a remote party, "
+                f"{video_summary.filler_frames} made where no one had a frame; {zero}")
+            facts["Side by side"] = (
+                f"{video_summary.width}x{video_summary.height}: the counter on the left, then "
+                + ", ".join(f"remote party {p.recording.label} ({p.video.frame_count} frames, "
+                            f"{len(p.audio.segments)} audio segments)" for p in parties)
+                + "; the sound is everyone's mixed, each on its own times")
+        else:
+            facts["Review video"] = (
+                f"{VIDEO_NAME}: {video_summary.duration_s:.3f} s, {video_summary.frames} "
+                f"recorded frames of {video.frame_count} listed, {video_summary.filler_frames} "
+                f"black frames where there was no video; {zero}")
         if video.times_ns and audio.first_ns is not None:
             lag_ms = (video.times_ns[0] - audio.first_ns) / 1e6
             facts["A/V start"] = f"first video frame {lag_ms:+.1f} ms after the first audio sample"
@@ -252,7 +320,7 @@ def export_session(session_dir: Path, out_dir: Path, *, opener: MediaOpener = op
         signatures=[(f"signatures/{p.name}", node, name) for p, node, name in signatures],
         photos=[(f"photos/{p.name}", node) for p, node in photos], problems=problems,
         generated=generated, speech=render_speech(read_speech(session, opener), session),
-        spoken=render_spoken(read_spoken(session, opener))))
+        spoken=render_spoken(read_spoken(session, opener)), remote=remote))
     report = out_dir / REPORT_NAME
     report.write_text(html, encoding="utf-8")
     return ExportResult(out_dir, report, timeline, video_summary, layout,

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import av
 import cv2
@@ -140,7 +140,7 @@ def _slots(frames: Iterator[VideoFrame], t0_ns: int, end_ns: int,
         t += NO_VIDEO_REPEAT_NS
 
 
-def _fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+def fit_picture(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """``rgb`` scaled to fit ``width`` x ``height``, centred on black."""
     h, w = rgb.shape[:2]
     if (w, h) == (width, height):
@@ -154,10 +154,21 @@ def _fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Picture:
+    """One picture of the file, finished (its size the file's, captions drawn), shown from
+    ``t_ns`` (main time base); ``recorded``: made from a recorded frame (else a filler)."""
+
+    t_ns: int
+    rgb: np.ndarray
+    recorded: bool
+
+
 def write_mp4(path: Path, video: RecordedVideo, audio: RecordedAudio, captioner: Captioner,
               overlay_for: Callable[[int, int], Overlay], *, t0_ns: int, end_ns: int,
               still_at: StillAt | None = None, title: str = "") -> Mp4Summary:
-    """Write the review MP4 to ``path`` (through ``path.part``, renamed when complete).
+    """Write the review MP4 of the counter alone to ``path`` (through ``path.part``, renamed
+    when complete).
 
     ``overlay_for(width, height)`` makes the caption drawer for the picture size;
     ``still_at(t)`` gives a picture for an instant without video (else black); ``title`` goes
@@ -172,38 +183,57 @@ def write_mp4(path: Path, video: RecordedVideo, audio: RecordedAudio, captioner:
         width, height = video.size or SLATE_SIZE
     width, height = width - width % 2, height - height % 2
     overlay = overlay_for(width, height)
+
+    def pictures() -> Iterator[Picture]:
+        for t, rgb in _slots(frames, t0_ns, end_ns, video.fps):
+            if rgb is None:
+                still = still_at(t) if still_at else None
+                picture = (fit_picture(still, width, height) if still is not None
+                           else np.zeros((height, width, 3), np.uint8))
+                lines = captioner.lines(t, captioner.no_video_reason(t))
+            else:
+                picture = fit_picture(rgb, width, height)
+                lines = captioner.lines(t)
+            yield Picture(t, overlay.draw(picture, lines), rgb is not None)
+
+    return encode_mp4(path, pictures(), audio, width=width, height=height, fps=video.fps,
+                      t0_ns=t0_ns, end_ns=end_ns, title=title)
+
+
+def encode_mp4(path: Path, pictures: Iterable[Picture], audio, *, width: int, height: int,
+               fps: int, t0_ns: int, end_ns: int, title: str = "") -> Mp4Summary:
+    """Encode ``pictures`` (in time order, each ``width`` x ``height``, both even) at their
+    times from ``t0_ns``, and ``audio`` (a :class:`RecordedAudio` or anything with its
+    ``rate``, ``channels``, ``segments`` and ``placed``) on its sample grid up to ``end_ns``,
+    into ``path`` (through ``path.part``, renamed when complete). ``fps`` is the nominal rate
+    (the keyframe interval); the file is variable-rate."""
     part = path.with_name(path.name + ".part")
     container = av.open(str(part), "w", format="mp4", options={"movflags": "+faststart"})
     try:
         if title:
             container.metadata["title"] = title
-        vstream = container.add_stream("libx264", rate=video.fps)
+        vstream = container.add_stream("libx264", rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
         vstream.time_base = Fraction(1, TICKS)
         vstream.codec_context.time_base = Fraction(1, TICKS)
-        vstream.codec_context.gop_size = 2 * video.fps
+        vstream.codec_context.gop_size = 2 * fps
         vstream.options = {"preset": "veryfast", "crf": "23"}
         feeder = _AudioFeeder(container, audio, t0_ns) if audio.segments else None
         total = _samples(end_ns - t0_ns, audio.rate)
         recorded = fillers = 0
         first_s = None
         last_pts = -1
-        for t, rgb in _slots(frames, t0_ns, end_ns, video.fps):
-            if rgb is None:
-                still = still_at(t) if still_at else None
-                picture = (_fit(still, width, height) if still is not None
-                           else np.zeros((height, width, 3), np.uint8))
-                lines = captioner.lines(t, captioner.no_video_reason(t))
-                fillers += 1
-            else:
-                picture = _fit(rgb, width, height)
-                lines = captioner.lines(t)
+        for picture in pictures:
+            t = picture.t_ns
+            if picture.recorded:
                 recorded += 1
+            else:
+                fillers += 1
             pts = max(last_pts + 1, round((t - t0_ns) * TICKS / NS_PER_S))
-            if rgb is not None and first_s is None:
+            if picture.recorded and first_s is None:
                 first_s = pts / TICKS
             last_pts = pts
-            frame = av.VideoFrame.from_ndarray(overlay.draw(picture, lines), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(picture.rgb, format="rgb24")
             frame = frame.reformat(format="yuv420p")
             frame.pts = pts
             frame.time_base = Fraction(1, TICKS)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Iterable
 
+from firmware.office.export.remote_data import RemoteSession
+from firmware.office.export.remote_report import render_remote
 from firmware.office.export.session_data import NodeSpan, SessionData
 from firmware.office.export.wallclock import ClockMap, sync_text
 from firmware.evidence.verify.report import VerifyReport
@@ -45,6 +47,7 @@ class ReportInputs:
     generated: str = ""
     speech: str = ""        # the speech understanding section, already HTML (export.speech)
     spoken: str = ""        # the text spoken at each node, already HTML (export.spoken)
+    remote: RemoteSession | None = None     # the remote parties (export.remote_data)
 
 
 class _Times:
@@ -197,6 +200,7 @@ def render_report(inp: ReportInputs) -> str:
         _table(("check", "node", "start", "end", "detail"), findings,
                "No findings." if s.end else "No SESSION_END: the quality checks did not run."),
         inp.speech,
+        render_remote(inp.remote, times.at),
         "<h2>Refusals (NEXT refused)</h2>",
         _table(("time", "node", "reason"), refusals, "No refusals."),
         "<h2>Gaps</h2>",
