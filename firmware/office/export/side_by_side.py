@@ -58,10 +58,13 @@ class PanelSource:
 
 def party_absence(party: PartyRecording, first_ns: int | None,
                   last_ns: int | None) -> Absence:
-    """Why ``party`` shows no picture at ``t``: a GAP of its video, not joined yet, gone."""
+    """Why ``party`` shows no picture at ``t``: a GAP of its video, not joined yet, gone;
+    ``first_ns`` / ``last_ns``: its first and last frame that could be read (None: none)."""
     video_gaps = [g for g in party.gaps if g.stream in (None, "remote_video")]
 
     def why(t: int) -> str:
+        if first_ns is None and party.video:
+            return "VIDEO UNREADABLE (encrypted without --key, or damaged: see the report)"
         for gap in video_gaps:
             if gap.start_ns <= t <= gap.end_ns:
                 return f"NOT CONNECTED: {gap.kind} (GAP record {gap.seq})"
@@ -82,7 +85,7 @@ def _tagged(index: int, frames: Iterator[VideoFrame]) -> Iterator[tuple[int, int
         yield frame.t_ns, index, frame
 
 
-def _slot_times(events: Iterator[tuple[int, int, VideoFrame]], t0_ns: int, end_ns: int,
+def slot_times(events: Iterator[tuple[int, int, VideoFrame]], t0_ns: int, end_ns: int,
                 slack_ns: int, period_ns: int):
     """(time, frames at that time) for every distinct frame time, and (time, []) fillers
     where no source has a frame for longer than ``slack_ns``: at the start of such a stretch
@@ -125,7 +128,7 @@ def write_side_by_side(path: Path, sources: list[PanelSource], layout: PanelLayo
     latest: list[tuple[int, np.ndarray] | None] = [None] * len(sources)
 
     def pictures() -> Iterator[Picture]:
-        for t, frames in _slot_times(merged, t0_ns, end_ns, slack, period):
+        for t, frames in slot_times(merged, t0_ns, end_ns, slack, period):
             for index, frame in frames:
                 panel = sources[index].panel
                 latest[index] = (frame.t_ns, fit_picture(frame.rgb, panel.width, layout.height))
