@@ -285,3 +285,25 @@ def test_the_report_lists_the_partys_joins_leaves_and_drops(remote_export):
         assert f"<td>{gap.seq}</td>" in section
         assert f"<td>{gap.data['stream']}</td>" in section
     assert "Side by side" in html
+
+
+def test_the_timeline_picture_has_the_partys_rows_with_its_drop(remote_export):
+    from PIL import Image
+    result = remote_export["result"]
+    layout = result.timeline_layout
+    image = Image.open(result.timeline).convert("RGB")
+    gap = next(r.data for r in remote_export["records"] if r.type == "GAP"
+               and r.data["stream"] == "remote_video")
+    seg = _segments(remote_export, "remote_video", 1)[1].data
+    top, bottom = layout.rows["p1 video"]
+    y = (top + bottom) // 2
+
+    def colour(t_ns: int) -> tuple[int, int, int]:
+        return image.getpixel((round(layout.x_of(t_ns)), y))
+
+    assert colour((gap["start_ns"] + gap["end_ns"]) // 2) == (239, 59, 44)      # the drop
+    assert colour((seg["first_ns"] + seg["last_ns"]) // 2) == (116, 196, 118)   # its video
+    counter_top, counter_bottom = layout.rows["video"]
+    mid = round(layout.x_of((gap["start_ns"] + gap["end_ns"]) // 2))
+    assert image.getpixel((mid, (counter_top + counter_bottom) // 2)) == (116, 196, 118), \
+        "the party's drop is not the counter's"

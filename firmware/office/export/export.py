@@ -30,7 +30,8 @@ from firmware.office.export.side_by_side import (REMOTE_HOLD_NS, PanelSource, pa
                                                  write_side_by_side)
 from firmware.office.export.speech import read_speech, render_speech
 from firmware.office.export.spoken import read_spoken, render_spoken
-from firmware.office.export.timeline import TimelineLayout, TimelineModel, draw_timeline
+from firmware.office.export.timeline import (PartyRows, TimelineLayout, TimelineModel,
+                                             draw_timeline)
 from firmware.office.export.video_source import RecordedVideo
 from firmware.evidence.verify import verify_path
 from firmware.evidence.verify.report import VerifyReport
@@ -73,11 +74,14 @@ def _check_out_dir(out_dir: Path, spool_root: Path) -> None:
                           "not be written among the evidence (verify would flag every file)")
 
 
-def _spans(times: list[int], period_ns: int) -> list[tuple[int, int]]:
-    """Runs of frame times with no hole longer than 1.5 periods, as (first, last + period)."""
+def _spans(times: list[int], period_ns: int,
+           max_hole_ns: int | None = None) -> list[tuple[int, int]]:
+    """Runs of frame times with no hole longer than ``max_hole_ns`` (1.5 periods unless
+    given), as (first, last + period)."""
+    max_hole_ns = period_ns * 3 // 2 if max_hole_ns is None else max_hole_ns
     spans: list[tuple[int, int]] = []
     for t in times:
-        if spans and t - (spans[-1][1] - period_ns) <= period_ns * 3 // 2:
+        if spans and t - (spans[-1][1] - period_ns) <= max_hole_ns:
             spans[-1] = (spans[-1][0], t + period_ns)
         else:
             spans.append((t, t + period_ns))
@@ -282,7 +286,12 @@ def export_session(session_dir: Path, out_dir: Path, *, opener: MediaOpener = op
         start_ns=min(session.first_ns, t0), end_ns=max(session.last_ns, end), video_t0_ns=t0,
         clock=session.clock, nodes=session.nodes, marks=session.marks, gaps=session.gaps,
         findings=session.findings, video_spans=_spans(video.times_ns, period),
-        audio_spans=_audio_spans(audio), levels=levels, faces=faces)
+        audio_spans=_audio_spans(audio), levels=levels, faces=faces,
+        parties=[PartyRows(p.recording.party, p.recording.label,
+                           _spans(p.video.times_ns, NS_PER_S // max(1, p.video.fps),
+                                  REMOTE_HOLD_NS),
+                           _audio_spans(p.audio), [e.at_ns for e in p.recording.joins()],
+                           [e.at_ns for e in p.recording.leaves()]) for p in parties])
     timeline = out_dir / TIMELINE_NAME
     layout = draw_timeline(timeline, model, font)
 

@@ -87,6 +87,7 @@ class GapSpan:
     stream: str | None
     detail: str
     seq: int
+    party: str | None = None        # a remote party's GAP (issue 17): its id
 
 
 @dataclass(frozen=True)
@@ -230,8 +231,9 @@ def _sort(s: SessionData, rec: Record) -> None:
         detail = ", ".join(f"{k}={v}" for k, v in sorted(data.items())
                            if k not in ("kind", "start_ns", "end_ns", "stream")
                            and isinstance(v, (int, str, bool)))
+        party = data.get("party")
         s.gaps.append(GapSpan(str(data.get("kind", "?")), start, end, data.get("stream"),
-                              detail, rec.seq))
+                              detail, rec.seq, party if isinstance(party, str) else None))
     elif rec.type == rt.EVENT:
         _event(s, rec, t)
 

@@ -1,5 +1,5 @@
-"""The timeline picture of a session: nodes as bands, prompts, where video and audio exist,
-the audio level, faces in frame, presses, refusals, gaps and quality findings, on one time axis
+"""The timeline picture of a session: nodes as bands, prompts, where video and audio exist (the
+counter's, and each remote party's in rows of its own with its joins and leaves), the audio level, faces in frame, presses, refusals, gaps and quality findings, on one time axis
 labelled in wall-clock time and in seconds from the start of the review video.
 
 Drawn with Pillow (for Chinese node titles). :func:`draw_timeline` returns the layout it used,
@@ -46,6 +46,23 @@ ROW_TITLES = {"nodes": "Nodes", "prompts": "Prompts", "video": "Video", "audio":
 LEVEL_FLOOR_DB = -60.0
 
 
+@dataclass(frozen=True)
+class PartyRows:
+    """A remote party's two rows: where its video and audio exist, when it joined and left
+    (main time base, ns)."""
+
+    party: str
+    label: str
+    video_spans: list[tuple[int, int]]
+    audio_spans: list[tuple[int, int]]
+    joins: list[int] = field(default_factory=list)
+    leaves: list[int] = field(default_factory=list)
+
+
+JOIN = (35, 139, 69)
+LEAVE = (99, 99, 99)
+
+
 @dataclass
 class TimelineModel:
     """What to draw. Times are ns on the main time base; ``video_t0_ns`` is time zero of the
@@ -63,6 +80,7 @@ class TimelineModel:
     audio_spans: list[tuple[int, int]] = field(default_factory=list)
     levels: list[tuple[int, float]] = field(default_factory=list)
     faces: list[tuple[int, int | None, float | None]] = field(default_factory=list)
+    parties: list[PartyRows] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,9 +106,19 @@ def _tick_step_s(span_s: float) -> float:
 
 
 def draw_timeline(path: Path, model: TimelineModel, font: FontChoice) -> TimelineLayout:
-    """Draw ``model`` as a PNG at ``path``; returns its layout."""
-    rows, y = {}, 36
+    """Draw ``model`` as a PNG at ``path``; returns its layout. A remote party has the rows
+    ``<party> video`` and ``<party> audio`` below the counter's audio."""
+    titles = dict(ROW_TITLES)
+    names: list[tuple[str, int]] = []
     for name, h in ROWS:
+        names.append((name, h))
+        if name == "audio":
+            for p in model.parties:
+                for stream in ("video", "audio"):
+                    names.append((f"{p.party} {stream}", 16))
+                    titles[f"{p.party} {stream}"] = f"{p.party} {stream}"
+    rows, y = {}, 36
+    for name, h in names:
         rows[name] = (y, y + h)
         y += h + 6
     axis_y = y + 4
@@ -120,7 +148,7 @@ def draw_timeline(path: Path, model: TimelineModel, font: FontChoice) -> Timelin
         draw.text((x(t) - 24, axis_y + 20), f"+{tick:g} s", fill=(110, 110, 110), font=small)
         tick += step
     for name, (top, bottom) in rows.items():
-        draw.text((6, (top + bottom) // 2 - 7), ROW_TITLES[name], fill=TEXT, font=small)
+        draw.text((6, (top + bottom) // 2 - 7), titles[name], fill=TEXT, font=small)
     draw.text((LABEL_W, 8), f"{model.clock.format(model.start_ns, 3)} - "
               f"{model.clock.format(model.end_ns, 3, date=False)} (UTC+08:00)", fill=TEXT,
               font=normal)
@@ -139,6 +167,14 @@ def draw_timeline(path: Path, model: TimelineModel, font: FontChoice) -> Timelin
         span("video", a, b, COVERAGE, 2)
     for a, b in model.audio_spans:
         span("audio", a, b, COVERAGE, 2)
+    for p in model.parties:
+        for a, b in p.video_spans:
+            span(f"{p.party} video", a, b, COVERAGE, 2)
+        for a, b in p.audio_spans:
+            span(f"{p.party} audio", a, b, COVERAGE, 2)
+        top, bottom = rows[f"{p.party} video"][0], rows[f"{p.party} audio"][1]
+        for t, colour in [(t, JOIN) for t in p.joins] + [(t, LEAVE) for t in p.leaves]:
+            draw.line((x(t), top, x(t), bottom), fill=colour, width=2)
     _draw_levels(draw, layout, model.levels)
     _draw_faces(draw, layout, model.faces, small)
     _draw_marks(draw, layout, model.marks, small)
@@ -146,6 +182,8 @@ def draw_timeline(path: Path, model: TimelineModel, font: FontChoice) -> Timelin
         shade = Image.new("RGBA", image.size, (0, 0, 0, 0))
         shade_draw = ImageDraw.Draw(shade)
         for gap in model.gaps:
+            if gap.party is not None:     # a remote party's drop: solid in its rows only
+                continue
             x0, x1 = x(gap.start_ns), max(x(gap.start_ns) + 2, x(gap.end_ns))
             shade_draw.rectangle((x0, rows["nodes"][0], x1, rows["findings"][1]),
                                  fill=GAP + (48,))
@@ -154,10 +192,9 @@ def draw_timeline(path: Path, model: TimelineModel, font: FontChoice) -> Timelin
         for gap in model.gaps:
             x0, x1 = span("gaps", gap.start_ns, gap.end_ns, GAP, 1)
             x1 = max(x1, x0 + 2)
-            for stream_row in ("video", "audio"):
-                if gap.stream in (None, stream_row):
-                    top, bottom = rows[stream_row]
-                    draw.rectangle((x0, top + 2, x1, bottom - 2), fill=GAP)
+            for stream_row in _gap_rows(gap, rows):
+                top, bottom = rows[stream_row]
+                draw.rectangle((x0, top + 2, x1, bottom - 2), fill=GAP)
             draw.text((x1 + 3, rows["gaps"][0] + 2), gap.kind, fill=GAP, font=small)
     for n, finding in enumerate(model.findings):
         a = finding.start_ns if finding.start_ns is not None else model.start_ns
@@ -169,6 +206,15 @@ def draw_timeline(path: Path, model: TimelineModel, font: FontChoice) -> Timelin
                       WIDTH - x0, small)
     image.save(path, "PNG")
     return layout
+
+
+def _gap_rows(gap: GapSpan, rows: dict[str, tuple[int, int]]) -> list[str]:
+    """The rows a GAP is solid in: the counter's stream, or the remote party's."""
+    if gap.party is not None:
+        streams = ("video", "audio") if gap.stream is None else \
+            (gap.stream.removeprefix("remote_"),)
+        return [r for r in (f"{gap.party} {s}" for s in streams) if r in rows]
+    return [r for r in ("video", "audio") if gap.stream in (None, r)]
 
 
 def _clipped_text(draw: ImageDraw.ImageDraw, at: tuple[float, float], text: str,
