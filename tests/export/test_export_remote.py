@@ -307,3 +307,15 @@ def test_the_timeline_picture_has_the_partys_rows_with_its_drop(remote_export):
     mid = round(layout.x_of((gap["start_ns"] + gap["end_ns"]) // 2))
     assert image.getpixel((mid, (counter_top + counter_bottom) // 2)) == (116, 196, 118), \
         "the party's drop is not the counter's"
+
+
+def test_without_the_insurers_key_the_panels_say_the_media_cannot_be_read(remote_export,
+                                                                          tmp_path):
+    result = export_session(remote_export["dir"], tmp_path / "nokey")
+    assert result.verified
+    assert result.video is not None
+    with av.open(str(result.video.path)) as c:
+        pictures = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert pictures and not any(is_magenta(rgb) for rgb in pictures)
+    assert all(is_placeholder(rgb) for rgb in pictures[::10])
+    assert any("unreadable" in p for p in result.problems)

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from firmware.office.export.fonts import FontChoice
+from firmware.office.export.overlay import BlendLayer
 
 #: The common height of the panels: a 1080p counter is scaled down beside its parties, so the
 #: file stays one a browser plays and the encoder's work stays near the counter-only export's.
@@ -71,7 +72,7 @@ class PanelPainter:
         self._size = max(12, layout.height // 24)
         self._font = font.load(self._size)
         self._big = font.load(max(14, layout.height // 16))
-        self._labels: dict[tuple[str, int], np.ndarray] = {}
+        self._labels: dict[tuple[str, int], BlendLayer] = {}
         self._placeholders: dict[tuple[str, str, int], np.ndarray] = {}
 
     def placeholder(self, panel: Panel, reason: str,
@@ -104,8 +105,8 @@ class PanelPainter:
     def label(self, canvas: np.ndarray, panel: Panel, text: str | None = None) -> None:
         """Blend the panel's label into the foot of its columns of ``canvas`` (in place)."""
         text = text or panel.label
-        rgba = self._labels.get((text, panel.width))
-        if rgba is None:
+        layer = self._labels.get((text, panel.width))
+        if layer is None:
             h = self._line_h(self._font) + 4
             image = Image.new("RGBA", (panel.width, h), (0, 0, 0, 0))
             draw = ImageDraw.Draw(image)
@@ -113,14 +114,12 @@ class PanelPainter:
             tw = draw.textlength(shown, font=self._font)
             draw.rectangle((0, 0, min(panel.width, tw + 8), h), fill=(0, 0, 0, LABEL_ALPHA))
             draw.text((4, 2), shown, font=self._font, fill=(255, 255, 255, 255))
-            rgba = np.asarray(image)
+            layer = BlendLayer(np.asarray(image))
             if len(self._labels) >= CACHE_ITEMS:
                 self._labels.clear()
-            self._labels[(text, panel.width)] = rgba
-        h = min(rgba.shape[0], canvas.shape[0])
-        region = canvas[canvas.shape[0] - h:, panel.x:panel.x + panel.width]
-        alpha = rgba[-h:, :, 3:4].astype(np.float32) / 255.0
-        region[:] = (region * (1.0 - alpha) + rgba[-h:, :, :3] * alpha).astype(np.uint8)
+            self._labels[(text, panel.width)] = layer
+        h = min(layer.height, canvas.shape[0])
+        layer.blend_into(canvas[canvas.shape[0] - h:, panel.x:panel.x + panel.width])
 
     def _line_h(self, font) -> int:
         return round(getattr(font, "size", self._size) * 1.35)
