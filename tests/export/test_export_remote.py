@@ -4,10 +4,11 @@ the party was not there, everyone's sound mixed, and the party's joins, leaves a
 report.
 
 The session is real: the counter's recorder on simulated hardware (encrypted to the insurer, as
-the unit seals it), and the party an aiortc peer on loopback (the remote-media tests' browser,
-tests/remote/remote_rig.py) sending a magenta picture and a 1 kHz tone. The party joins after
-the counter started, its network goes silent (a drop: GAPs network_drop), it comes back on a new
-connection, and the unit closes the call at the end. Every wait is on an event.
+the unit seals it), and two parties, aiortc peers on loopback (the remote-media tests' browser,
+tests/remote/remote_rig.py). p1, the policyholder, sends a magenta picture and a 1 kHz tone:
+it joins after the counter started, its network goes silent (a drop: GAPs network_drop), it
+comes back on a new connection, and the unit closes the call at the end. p2, the insured, sends
+green and 1.6 kHz, joins after p1 and hangs up before the end. Every wait is on an event.
 """
 from __future__ import annotations
 
@@ -38,18 +39,20 @@ NS = 1_000_000_000
 COUNTER = (320, 240, 15)          # the counter camera's width, height, fps
 PARTY = (320, 240)                # the party's picture (kept: it fits 640x480)
 MAGENTA = (255, 0, 255)
+GREEN = (0, 255, 0)
 COUNTER_HZ = 440
+P2_HZ = 1600
 
 
-class MagentaTrack(_Pausable):
-    """A plain magenta picture at 30 frames a second: unmistakable in the export."""
+class ColourTrack(_Pausable):
+    """A plain picture of one colour at 30 frames a second: unmistakable in the export."""
 
     kind = "video"
 
-    def __init__(self) -> None:
+    def __init__(self, colour: tuple[int, int, int]) -> None:
         super().__init__(1 / 30)
         self._rgb = np.zeros((PARTY[1], PARTY[0], 3), np.uint8)
-        self._rgb[:] = MAGENTA
+        self._rgb[:] = colour
 
     async def recv(self) -> av.VideoFrame:
         n = await self._next()
@@ -59,13 +62,17 @@ class MagentaTrack(_Pausable):
         return frame
 
 
-class MagentaBrowser(BrowserPeer):
-    """The remote-media tests' browser, with the magenta picture as its camera."""
+class ColourBrowser(BrowserPeer):
+    """The remote-media tests' browser, with a plain colour as its camera."""
+
+    def __init__(self, signalling, wav: Path, colour: tuple[int, int, int]) -> None:
+        super().__init__(signalling, wav)
+        self.colour = colour
 
     async def _offer(self) -> str:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc = pc
-        self.tracks = [MagentaTrack(), WavTrack(self._wav)]
+        self.tracks = [ColourTrack(self.colour), WavTrack(self._wav)]
         for track in self.tracks:
             pc.addTrack(track)
         pc.on("track", lambda track: self._loop.spawn(self._eat(track), "eat"))
@@ -89,36 +96,55 @@ def _record(root: Path) -> dict:
     sid = evidence.start_session({"template": "remote-export-test"})
     feed = CounterFeed(camera.analysis_frame)
     recorder.start(sid, audio_tap=feed.audio_block)
-    unit_end, remote_end = signalling_pair()
-    party = RemoteParty(evidence, clock, sid, "p1", unit_end, feed,
-                        options=RemoteOptions(stall_seconds=0.5, stats_seconds=1.0),
-                        on_fault=faults.append)
-    browser = MagentaBrowser(remote_end, write_tone_wav(root / "tone.wav"))
-    try:
-        party.start()
-        # the counter alone first: the party is not there yet
-        watch.wait_count(2, "SEGMENT", stream="video")
-        evidence.event("remote_meeting", {"event": "admitted", "meeting": "m1", "party": "p1",
-                                          "seats": [0], "roles": ["policyholder"]},
+    parties, browsers = [], []
+
+    def call(party: str, colour, hz: int, roles: list[str]):
+        unit_end, remote_end = signalling_pair()
+        remote = RemoteParty(evidence, clock, sid, party, unit_end, feed,
+                             options=RemoteOptions(stall_seconds=0.5, stats_seconds=1.0),
+                             on_fault=faults.append)
+        parties.append(remote)
+        browsers.append(ColourBrowser(remote_end, write_tone_wav(root / f"{party}.wav", hz=hz),
+                                      colour))
+        remote.start()
+        evidence.event("remote_meeting", {"event": "admitted", "meeting": "m1", "party": party,
+                                          "seats": [len(parties) - 1], "roles": roles},
                        session_id=sid)
-        browser.join()
-        assert party.wait_connected(WAIT)
-        watch.wait_count(3, "SEGMENT", stream="remote_video")
-        watch.wait_count(3, "SEGMENT", stream="remote_audio")
-        browser.pause()                               # the party's network goes silent
-        watch.wait_count(2, "EVENT", kind="remote_media_lost")
+        browsers[-1].join()
+        assert remote.wait_connected(WAIT)
+        return remote, browsers[-1]
+
+    def p1_video(w: RecordWatch, connection: int) -> int:
+        return len([s for s in w.of("SEGMENT", stream="remote_video", party="p1")
+                    if s.data["connection"] == connection])
+    try:
+        # the counter alone first: nobody is there yet
+        watch.wait_count(2, "SEGMENT", stream="video")
+        p1, browser = call("p1", MAGENTA, TONE_HZ, ["policyholder"])
+        watch.wait_count(2, "SEGMENT", stream="remote_video", party="p1")
+        p2, insured = call("p2", GREEN, P2_HZ, ["insured"])
+        watch.wait_count(2, "SEGMENT", stream="remote_video", party="p2")
+        watch.wait_count(2, "SEGMENT", stream="remote_audio", party="p2")
+        insured.hang_up()                             # p2 leaves for good
+        watch.wait_count(1, "EVENT", kind="remote_left", party="p2")
+        seen = p1_video(watch, 1)
+        watch.wait(lambda w: p1_video(w, 1) >= seen + 2)     # p1 alone for a while
+        browser.pause()                               # p1's network goes silent
+        watch.wait_count(2, "EVENT", kind="remote_media_lost", party="p1")
         browser.drop_connection()
         browser.join()                                # back on a new connection
-        watch.wait_count(2, "GAP", kind="network_drop")
-        assert party.wait_connected(WAIT)
-        watch.wait(lambda w: len([s for s in w.of("SEGMENT", stream="remote_video")
-                                  if s.data["connection"] == 2]) >= 2)
-        party.close()
+        watch.wait_count(2, "GAP", kind="network_drop", party="p1")
+        assert p1.wait_connected(WAIT)
+        watch.wait(lambda w: p1_video(w, 2) >= 2)
+        for remote in parties:
+            remote.close()
         stats = recorder.stop()
         evidence.end_session(sid, {"stats": stats.as_dict()})
     finally:
-        party.close()
-        browser.close()
+        for remote in parties:
+            remote.close()
+        for b in browsers:
+            b.close()
         if recorder.recording:
             recorder.stop()
         camera.close()
@@ -172,63 +198,82 @@ def _frame_at(sealed, t_ns: int) -> np.ndarray:
     return shown[-1]
 
 
-def _right_panel(rgb: np.ndarray) -> np.ndarray:
-    """The party's panel, clear of the caption band at the top and the label at the foot."""
+PANEL_W = PARTY[0] * COUNTER[1] // PARTY[1]      # a party's panel at the counter's height
+
+
+def _panel(rgb: np.ndarray, n: int) -> np.ndarray:
+    """Panel ``n`` (0 the counter, 1 p1, 2 p2) as pixels, clear of the caption band at the
+    top, the label at the foot and the edges."""
     h = rgb.shape[0]
-    return rgb[h // 3: h * 2 // 3, COUNTER[0] + 8:-8].reshape(-1, 3).astype(float)
+    x0 = 0 if n == 0 else COUNTER[0] + (n - 1) * PANEL_W
+    x1 = COUNTER[0] if n == 0 else x0 + PANEL_W
+    return rgb[h // 3: h * 2 // 3, x0 + 8:x1 - 8].reshape(-1, 3).astype(float)
 
 
-def is_magenta(rgb: np.ndarray) -> bool:
-    r, g, b = _right_panel(rgb).mean(axis=0)
-    return r > 190 and b > 190 and g < 70
+def shows(rgb: np.ndarray, n: int, colour: tuple[int, int, int]) -> bool:
+    return bool(np.abs(_panel(rgb, n).mean(axis=0) - colour).max() < 60)
 
 
-def is_placeholder(rgb: np.ndarray) -> bool:
-    panel = _right_panel(rgb)
-    grey = (np.abs(panel - PLACEHOLDER_GREY).max(axis=1) < 16).mean()
+def is_placeholder(rgb: np.ndarray, n: int) -> bool:
+    grey = (np.abs(_panel(rgb, n) - PLACEHOLDER_GREY).max(axis=1) < 16).mean()
     return grey > 0.8
 
 
-def _segments(sealed, stream: str, connection: int | None = None) -> list:
-    out = [r for r in sealed["records"] if r.type == "SEGMENT" and r.data["stream"] == stream]
+def _records(sealed, type_: str, party: str | None = None, **data) -> list:
+    return [r for r in sealed["records"] if r.type == type_
+            and (party is None or r.data.get("party") == party)
+            and all(r.data.get(k) == v for k, v in data.items())]
+
+
+def _segments(sealed, stream: str, party: str = "p1", connection: int | None = None) -> list:
+    out = _records(sealed, "SEGMENT", party, stream=stream)
     return [r for r in out if connection is None or r.data["connection"] == connection]
+
+
+def _p1_gap(sealed) -> dict:
+    return _records(sealed, "GAP", "p1", stream="remote_video")[0].data
 
 
 def test_the_parties_are_side_by_side_at_the_common_height(remote_export):
     result = remote_export["result"]
     assert result.verified, result.verify and result.verify.findings
-    width, height = COUNTER[0] + PARTY[0] * COUNTER[1] // PARTY[1], COUNTER[1]
+    width, height = COUNTER[0] + 2 * PANEL_W, COUNTER[1]
     assert (result.video.width, result.video.height) == (width, height)
     rgb = remote_export["frames"][0][1]
     assert rgb.shape == (height, width, 3)
-    print(f"export of a {result.video.duration_s:.1f} s session with one remote party: "
+    print(f"export of a {result.video.duration_s:.1f} s session with two remote parties: "
           f"{remote_export['export_s']:.2f} s, {len(remote_export['frames'])} pictures")
 
 
-def test_the_party_shows_on_its_side_while_connected(remote_export):
+def test_each_party_shows_on_its_side_while_connected(remote_export):
     for connection in (1, 2):
-        seg = _segments(remote_export, "remote_video", connection)[1]
-        middle = (seg.data["first_ns"] + seg.data["last_ns"]) // 2
-        rgb = _frame_at(remote_export, middle)
-        assert is_magenta(rgb), _right_panel(rgb).mean(axis=0)
-        left = rgb[rgb.shape[0] // 3: rgb.shape[0] * 2 // 3, 8:COUNTER[0] - 8]
-        assert abs(left.reshape(-1, 3).astype(float).mean(axis=0) - MAGENTA).max() > 60, \
-            "the counter is on the left, not the party"
+        seg = _segments(remote_export, "remote_video", "p1", connection)[1]
+        rgb = _frame_at(remote_export, (seg.data["first_ns"] + seg.data["last_ns"]) // 2)
+        assert shows(rgb, 1, MAGENTA), _panel(rgb, 1).mean(axis=0)
+        assert not shows(rgb, 0, MAGENTA), "the counter is on the left, not the party"
+    seg = _segments(remote_export, "remote_video", "p2")[1]
+    rgb = _frame_at(remote_export, (seg.data["first_ns"] + seg.data["last_ns"]) // 2)
+    assert shows(rgb, 1, MAGENTA) and shows(rgb, 2, GREEN), \
+        (_panel(rgb, 1).mean(axis=0), _panel(rgb, 2).mean(axis=0))
 
 
-def test_a_placeholder_stands_in_while_the_party_was_dropped_or_not_there(remote_export):
-    gap = next(r.data for r in remote_export["records"] if r.type == "GAP"
-               and r.data["stream"] == "remote_video")
+def test_a_placeholder_stands_in_while_a_party_was_dropped_or_not_there(remote_export):
+    gap = _p1_gap(remote_export)
     assert gap["end_ns"] - gap["start_ns"] > NS // 2
     for t in (gap["start_ns"] + NS // 5, (gap["start_ns"] + gap["end_ns"]) // 2,
               gap["end_ns"] - NS // 20):
-        assert is_placeholder(_frame_at(remote_export, t))
-    # the party's first and last frames are shown from their own arrival times
-    first = _segments(remote_export, "remote_video", 1)[0].data["first_ns"]
+        assert is_placeholder(_frame_at(remote_export, t), 1)
+    # a party's pictures start and end at their own arrival times
+    first = _segments(remote_export, "remote_video", "p1", 1)[0].data["first_ns"]
     before = _frame_at(remote_export, first - NS // 10)
-    assert is_placeholder(before), "not joined yet"
-    assert is_magenta(_frame_at(remote_export, first + NS // 100))
-    assert is_magenta(_frame_at(remote_export, gap["end_ns"] + NS // 100))
+    assert is_placeholder(before, 1) and is_placeholder(before, 2), "nobody joined yet"
+    assert shows(_frame_at(remote_export, first + NS // 100), 1, MAGENTA)
+    assert shows(_frame_at(remote_export, gap["end_ns"] + NS // 100), 1, MAGENTA)
+    # p2 hung up: a placeholder from its leaving on (the next picture after it), p1 still there
+    left = _records(remote_export, "EVENT", "p2", kind="remote_left")[0].data["at_ns"]
+    assert left > _segments(remote_export, "remote_video", "p2")[-1].data["last_ns"]
+    after = _frame_at(remote_export, left + NS // 10)
+    assert is_placeholder(after, 2) and not is_placeholder(after, 1)
 
 
 def test_the_timeline_is_the_sessions_length(remote_export):
@@ -252,7 +297,7 @@ def _dominant(samples: np.ndarray, rate: int) -> set[int]:
     return {int(round(f / 10) * 10) for f in strong}
 
 
-def test_the_sound_is_the_counter_and_the_party_mixed(remote_export):
+def test_the_sound_is_the_counter_and_the_parties_mixed(remote_export):
     result = remote_export["result"]
     with av.open(str(result.video.path)) as c:
         frames = list(c.decode(audio=0))
@@ -264,49 +309,53 @@ def test_the_sound_is_the_counter_and_the_party_mixed(remote_export):
         i = round((t_ns - t0) * rate / NS)
         return _dominant(pcm[i:i + rate // 5].astype(np.float64), rate)
 
-    seg = _segments(remote_export, "remote_audio", 1)[1].data
-    both = heard(seg["first_sample_ns"])
-    assert {COUNTER_HZ, TONE_HZ} <= both, both
-    alone = heard(_segments(remote_export, "remote_audio", 1)[0].data["first_sample_ns"]
-                  - NS // 2)
-    assert COUNTER_HZ in alone and TONE_HZ not in alone, alone
+    p1_first = _segments(remote_export, "remote_audio", "p1", 1)[0].data["first_sample_ns"]
+    alone = heard(p1_first - NS // 2)
+    assert COUNTER_HZ in alone and TONE_HZ not in alone and P2_HZ not in alone, alone
+    seg = _segments(remote_export, "remote_audio", "p1", 1)[1].data
+    assert {COUNTER_HZ, TONE_HZ} <= heard(seg["first_sample_ns"])
+    seg = _segments(remote_export, "remote_audio", "p2")[1].data
+    everyone = heard(seg["first_sample_ns"])
+    assert {COUNTER_HZ, TONE_HZ, P2_HZ} <= everyone, everyone
 
 
-def test_the_report_lists_the_partys_joins_leaves_and_drops(remote_export):
+def test_the_report_lists_the_parties_joins_leaves_and_drops(remote_export):
     html = remote_export["result"].report.read_text(encoding="utf-8")
     section = html[html.index("<h2>Remote parties</h2>"):]
     section = section[:section.index("<h2>", 5)]
-    assert "Remote party p1" in section and "policyholder" in section
-    assert section.count("<td>joined</td>") == 2
-    assert section.count("<td>left</td>") == 1 and "reason=unit_closed" in section
+    p1 = section[section.index("Remote party p1"):section.index("Remote party p2")]
+    p2 = section[section.index("Remote party p2"):]
+    assert "roles: policyholder" in p1 and "roles: insured" in p2
+    assert p1.count("<td>joined</td>") == 2 and p2.count("<td>joined</td>") == 1
+    assert p1.count("<td>left</td>") == 1 and "reason=unit_closed" in p1
+    assert p2.count("<td>left</td>") == 1 and "reason=bye" in p2
     gaps = [r for r in remote_export["records"] if r.type == "GAP"]
-    assert len(gaps) == 2
+    assert len(gaps) == 2 and all(g.data["party"] == "p1" for g in gaps)
     for gap in gaps:
-        assert f"<td>{gap.seq}</td>" in section
-        assert f"<td>{gap.data['stream']}</td>" in section
+        assert f"<td>{gap.seq}</td>" in p1
+        assert f"<td>{gap.data['stream']}</td>" in p1
+    assert "No drops" in p2
     assert "Side by side" in html
 
 
-def test_the_timeline_picture_has_the_partys_rows_with_its_drop(remote_export):
+def test_the_timeline_picture_has_the_parties_rows_with_the_drop(remote_export):
     from PIL import Image
     result = remote_export["result"]
     layout = result.timeline_layout
     image = Image.open(result.timeline).convert("RGB")
-    gap = next(r.data for r in remote_export["records"] if r.type == "GAP"
-               and r.data["stream"] == "remote_video")
-    seg = _segments(remote_export, "remote_video", 1)[1].data
-    top, bottom = layout.rows["p1 video"]
-    y = (top + bottom) // 2
+    gap = _p1_gap(remote_export)
+    seg = _segments(remote_export, "remote_video", "p1", 1)[1].data
+    p2 = _segments(remote_export, "remote_video", "p2")[1].data
 
-    def colour(t_ns: int) -> tuple[int, int, int]:
-        return image.getpixel((round(layout.x_of(t_ns)), y))
+    def colour(row: str, t_ns: int) -> tuple[int, int, int]:
+        top, bottom = layout.rows[row]
+        return image.getpixel((round(layout.x_of(t_ns)), (top + bottom) // 2))
 
-    assert colour((gap["start_ns"] + gap["end_ns"]) // 2) == (239, 59, 44)      # the drop
-    assert colour((seg["first_ns"] + seg["last_ns"]) // 2) == (116, 196, 118)   # its video
-    counter_top, counter_bottom = layout.rows["video"]
-    mid = round(layout.x_of((gap["start_ns"] + gap["end_ns"]) // 2))
-    assert image.getpixel((mid, (counter_top + counter_bottom) // 2)) == (116, 196, 118), \
-        "the party's drop is not the counter's"
+    mid_gap = (gap["start_ns"] + gap["end_ns"]) // 2
+    assert colour("p1 video", mid_gap) == (239, 59, 44)                          # the drop
+    assert colour("p1 video", (seg["first_ns"] + seg["last_ns"]) // 2) == (116, 196, 118)
+    assert colour("p2 video", (p2["first_ns"] + p2["last_ns"]) // 2) == (116, 196, 118)
+    assert colour("video", mid_gap) == (116, 196, 118), "the party's drop is not the counter's"
 
 
 def test_without_the_insurers_key_the_panels_say_the_media_cannot_be_read(remote_export,
@@ -316,6 +365,6 @@ def test_without_the_insurers_key_the_panels_say_the_media_cannot_be_read(remote
     assert result.video is not None
     with av.open(str(result.video.path)) as c:
         pictures = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    assert pictures and not any(is_magenta(rgb) for rgb in pictures)
-    assert all(is_placeholder(rgb) for rgb in pictures[::10])
+    assert pictures and not any(shows(rgb, 1, MAGENTA) for rgb in pictures)
+    assert all(is_placeholder(rgb, 1) and is_placeholder(rgb, 2) for rgb in pictures[::10])
     assert any("unreadable" in p for p in result.problems)

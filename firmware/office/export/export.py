@@ -223,7 +223,8 @@ def _write_side_by_side(session: SessionData, out: Path, video: RecordedVideo,
             panel, p.video, hold,
             party_absence(p.recording, times[0] if times else None,
                           times[-1] if times else None),
-            [g for g in p.recording.gaps if g.stream in (None, "remote_video")]))
+            [g for g in p.recording.gaps if g.stream in (None, "remote_video")],
+            stops=tuple(e.at_ns for e in p.recording.leaves())))
     return write_side_by_side(out, sources, layout,
                               MixedAudio([audio] + [p.audio for p in parties]), captioner,
                               font, fps=video.fps, t0_ns=t0, end_ns=end,

@@ -73,15 +73,15 @@ class PanelPainter:
         self._font = font.load(self._size)
         self._big = font.load(max(14, layout.height // 16))
         self._labels: dict[tuple[str, int], BlendLayer] = {}
-        self._placeholders: dict[tuple[str, str, int], np.ndarray] = {}
+        self._placeholders: dict[tuple[str, str, int], np.ndarray] = {}   # grey ones
 
     def placeholder(self, panel: Panel, reason: str,
                     still: np.ndarray | None = None) -> np.ndarray:
         """The panel's picture while its party shows nothing: grey (or ``still``, already the
         panel's size) with the party and the reason in the middle."""
-        key = (panel.key, reason, id(still) if still is not None else 0)
-        cached = self._placeholders.get(key)
-        if cached is not None and still is None:
+        key = (panel.key, reason, panel.width)
+        cached = self._placeholders.get(key) if still is None else None
+        if cached is not None:
             return cached
         h, w = self.layout.height, panel.width
         image = Image.new("RGB", (w, h), PLACEHOLDER_GREY) if still is None \

@@ -8,8 +8,8 @@ frame. A panel whose source has nothing at that instant shows a labelled placeho
 why: the counter as the counter-only export does (its camera not started or stopped, a GAP);
 a party not joined yet, in a network drop or other GAP of its video (the GAP record named),
 or gone (its ``remote_left``). A party's frame is held until its next one, for at most
-:data:`REMOTE_HOLD_NS` (arrivals jitter), never into a GAP of its video; the counter's for 1.5
-frame intervals. When no source has a frame for longer than that, a picture is made once a
+:data:`REMOTE_HOLD_NS` (arrivals jitter), never into a GAP of its video nor past its leaving;
+the counter's for 1.5 frame intervals. When no source has a frame for longer than that, a picture is made once a
 second, as in the counter-only file. The sound is the mix of everyone
 (:mod:`firmware.office.export.audio_mix`).
 """
@@ -51,9 +51,13 @@ class PanelSource:
     absence: Absence
     gaps: list[GapSpan]
     still_at: StillAt | None = None
+    stops: tuple[int, ...] = ()     # the party left then: no frame before stands after it
 
-    def in_gap(self, t_ns: int) -> bool:
-        return any(g.start_ns < t_ns < g.end_ns for g in self.gaps)
+    def stands(self, frame_ns: int, t_ns: int) -> bool:
+        """Whether the frame of ``frame_ns`` still stands for the source at ``t_ns``."""
+        return (t_ns - frame_ns <= self.hold_ns
+                and not any(g.start_ns < t_ns < g.end_ns for g in self.gaps)
+                and not any(frame_ns < s <= t_ns for s in self.stops))
 
 
 def party_absence(party: PartyRecording, first_ns: int | None,
@@ -136,8 +140,7 @@ def write_side_by_side(path: Path, sources: list[PanelSource], layout: PanelLayo
             for index, source in enumerate(sources):
                 panel = source.panel
                 shown = latest[index]
-                if shown is not None and t - shown[0] <= source.hold_ns \
-                        and not source.in_gap(t):
+                if shown is not None and source.stands(shown[0], t):
                     canvas[:, panel.x:panel.x + panel.width] = shown[1]
                 else:
                     still = source.still_at(t) if source.still_at else None
