@@ -23,7 +23,7 @@ from firmware.office.export.media import MediaOpener, open_media
 from firmware.office.export.mp4 import Mp4Summary, write_mp4
 from firmware.office.export.overlay import Overlay
 from firmware.office.export.panels import PanelLayout
-from firmware.office.export.remote_data import PartyRecording, RemoteSession, read_remote
+from firmware.office.export.remote_data import PartyRecording, read_remote
 from firmware.office.export.report import ReportInputs, render_report
 from firmware.office.export.session_data import Photo, SessionData, load_session
 from firmware.office.export.side_by_side import (REMOTE_HOLD_NS, PanelSource, party_absence,

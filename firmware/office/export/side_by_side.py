@@ -9,9 +9,9 @@ why: the counter as the counter-only export does (its camera not started or stop
 a party not joined yet, in a network drop or other GAP of its video (the GAP record named),
 or gone (its ``remote_left``). A party's frame is held until its next one, for at most
 :data:`REMOTE_HOLD_NS` (arrivals jitter), never into a GAP of its video nor past its leaving;
-the counter's for 1.5 frame intervals. When no source has a frame for longer than that, a picture is made once a
-second, as in the counter-only file. The sound is the mix of everyone
-(:mod:`firmware.office.export.audio_mix`).
+the counter's for 1.5 frame intervals. When no source has a frame for longer than 1.5 of the
+counter's frame intervals, a picture is made once a second, as in the counter-only file. The
+sound is the mix of everyone (:mod:`firmware.office.export.audio_mix`).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ NS_PER_S = 1_000_000_000
 #: says the stream broke (the unit calls a stream stalled after RemoteOptions.stall_seconds).
 REMOTE_HOLD_NS = NS_PER_S // 2
 
-#: Why a panel shows no picture at an instant, or None when its latest frame stands.
+#: Why a panel shows no picture at an instant (asked only when its latest frame no longer stands).
 Absence = Callable[[int], str]
 
 

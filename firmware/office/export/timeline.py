@@ -1,6 +1,7 @@
 """The timeline picture of a session: nodes as bands, prompts, where video and audio exist (the
-counter's, and each remote party's in rows of its own with its joins and leaves), the audio level, faces in frame, presses, refusals, gaps and quality findings, on one time axis
-labelled in wall-clock time and in seconds from the start of the review video.
+counter's, and each remote party's in rows of its own with its joins and leaves), the audio
+level, faces in frame, presses, refusals, gaps and quality findings, on one time axis labelled
+in wall-clock time and in seconds from the start of the review video.
 
 Drawn with Pillow (for Chinese node titles). :func:`draw_timeline` returns the layout it used,
 so a reader (or a test) can find what is drawn where.
