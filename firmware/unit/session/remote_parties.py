@@ -91,7 +91,8 @@ class Host(Protocol):
 
 
 class Media(Protocol):
-    """What the part needs of :class:`firmware.unit.remote.RemoteParty`."""
+    """What the part (and the parts that read :data:`REMOTE_PARTIES`) need of
+    :class:`firmware.unit.remote.RemoteParty`."""
 
     @property
     def connected(self) -> bool: ...
@@ -99,6 +100,32 @@ class Media(Protocol):
     def start(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def listen(self, callback: Callable[["AudioBlock"], None]) -> Callable[[], None]: ...
+
+    def latest_frame(self) -> Any: ...
+
+
+#: ``ctx.values`` key: a :class:`RemoteParties` view for other parts (answers, ID photos)
+REMOTE_PARTIES = "remote_parties"
+
+
+@dataclass(frozen=True)
+class RemoteSeated:
+    """An admitted remote party: its id (``p1``...), the sale's people it holds (indexes into
+    the ticket's people, as the meeting's seats) and its call."""
+
+    party: str
+    seats: tuple[int, ...]
+    media: Media
+
+
+class RemoteParties(Protocol):
+    """What other session parts may read of the remote parties (from any thread)."""
+
+    def admitted(self) -> tuple[RemoteSeated, ...]: ...
+
+    def remote_seats(self) -> tuple[int, ...]: ...
 
 
 MakeHost = Callable[..., Host]
@@ -132,10 +159,22 @@ class RemotePartiesPart(SessionPart):
         self._problem: str | None = None
         self._next_tick_ns = 0
 
+    # -- what other parts read (ctx.values[REMOTE_PARTIES]) ----------------------------------
+    def admitted(self) -> tuple[RemoteSeated, ...]:
+        """The parties admitted so far in this session (connected or not), in joining order."""
+        with self._lock:
+            return tuple(RemoteSeated(p, r.seats, r.media) for p, r in self._remotes.items())
+
+    def remote_seats(self) -> tuple[int, ...]:
+        """The sale's remote seats of this session's meeting (empty: nobody is remote)."""
+        with self._lock:
+            return self._seats
+
     # -- the session ---------------------------------------------------------------------------
     def session_started(self, ctx: SessionContext) -> None:
         with self._lock:
             self._ctx, self._remotes, self._problem, self._seats = ctx, {}, None, ()
+        ctx.values[REMOTE_PARTIES] = self
         try:
             sale = self._sale_of(ctx.binding)
         except ValueError as exc:        # people.json the ticket's rules refuse
