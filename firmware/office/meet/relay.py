@@ -105,7 +105,7 @@ class Relay:
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        if name not in ("join.js", "join.css"):
+        if name not in ("join.js", "call.js", "join.css", "icon.svg"):
             raise web.HTTPNotFound()
         return web.FileResponse(STATIC_DIR / name)
 
