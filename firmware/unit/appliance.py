@@ -215,6 +215,12 @@ class Appliance:
             parts.append(AnswerWindowPart())
         parts += remote_parts(self.config, self.evidence, hw.clock, camera=hw.camera,
                               microphone=hw.microphone, bus=self.uplinks.meeting_bus)
+        if self.config.meet.enabled:   # remote parties read and sign on their phones (pdfium)
+            from firmware.unit.session.remote_screen import remote_screen_parts
+            screen = self.screen
+            parts += remote_screen_parts(
+                self.config, hw.clock, library=screen.library if screen else None,
+                counter_view=(lambda: screen.server.view) if screen else (lambda: None))
         if self.screen is not None:  # last: it shows what the other parts still need
             parts.append(self.screen.session_part(parts))
         return parts

@@ -2,7 +2,8 @@
 
 The session flow refuses NEXT with a reason code (``min_duration``, ``missing_answer``, ...); the
 screen shows the sentence here: what is missing and what to do about it. Remote parties' codes
-are those of :mod:`firmware.unit.session.remote_parties` (``remote_not_joined``, ...); an
+are those of :mod:`firmware.unit.session.remote_parties` (``remote_not_joined``, ...) and
+:mod:`firmware.unit.session.remote_screen` (``remote_reading``, ``remote_signing``); an
 unknown ``remote_*`` code still gets words about remote parties, and any other unknown code is
 shown with the code itself, so a new reason is never silently blank.
 """
@@ -26,6 +27,8 @@ REFUSAL_WORDS: dict[str, str] = {
     "remote_disconnected": "远程参与人已断开连接：请等对方重新加入后再继续。",
     "remote_unavailable": "远程会议无法开启（设备未连接服务器）：请检查网络；如需结束，请长按录制键。",
     "remote_fault": "远程参与人的通话出现故障：请对方重新加入；仍不行请联系运维。",
+    "remote_reading": "远程参与人还没有读完文件：请对方在手机上逐页翻阅每份文件，并点“我已阅读”。",
+    "remote_signing": "远程参与人还没有签名：请对方在手机屏幕上用手指签名，并点“确认签名”。",
 }
 REMOTE_PARTY_WORDS = "远程参与人尚未完成本环节：请等待对方完成。"
 UNKNOWN_WORDS = "暂时不能进入下一步（原因代码 {code}）：请联系运维。"

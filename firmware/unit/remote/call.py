@@ -5,7 +5,8 @@ connection records and statistics. Everything here runs on the party's event loo
 
 The party learns what it must show through its callbacks (on the loop thread):
 ``on_state(state, left=...)``, ``on_media(stream, frame, arrival_ns)``, ``on_lost(streams) ->
-the ones that had started``, ``on_fault(exc)``.
+the ones that had started``, ``on_fault(exc)``, ``on_screen(event)`` (the screen channel of
+the current connection, and ``closed`` for one that is replaced).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from firmware.unit.remote.loop_thread import EventLoopThread
 from firmware.unit.remote.options import RemoteOptions
 from firmware.unit.remote.peer import Peer
 from firmware.unit.remote.rtp_timing import SenderReport
+from firmware.unit.remote.screen_link import ScreenData, ScreenEvent
 from firmware.unit.remote.signalling import BadSignal, Signalling, parse_message
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ class Call:
                  signalling: Signalling, on_state: Callable[..., None],
                  on_media: Callable[[str, Any, int], None],
                  on_lost: Callable[[tuple[str, ...]], tuple[str, ...]],
-                 on_fault: Callable[[BaseException], None]) -> None:
+                 on_fault: Callable[[BaseException], None],
+                 on_screen: Callable[[ScreenEvent], None] | None = None) -> None:
         self.party = party
         self._loop = loop
         self._options = options
@@ -47,6 +50,8 @@ class Call:
         self._on_media = on_media
         self._on_lost = on_lost
         self._on_fault = on_fault
+        self._on_screen = on_screen
+        self.screen_dropped = 0      # batches not sent: no open channel, or too much unsent
         self._configuration = options.rtc_configuration()
         self._peer: Peer | None = None
         self._connections = 0
@@ -91,7 +96,8 @@ class Call:
             self._connections += 1
             peer = Peer(self._connections, configuration=self._configuration,
                         feed=self._feed, clock=self._clock, events=self,
-                        stall_s=self._options.stall_seconds, spawn=self._loop.spawn)
+                        stall_s=self._options.stall_seconds, spawn=self._loop.spawn,
+                        party=self.party)
             self._peer = peer
             self._on_state(peer.state, left=False)
             try:
@@ -208,3 +214,18 @@ class Call:
 
     def peer_failed(self, peer: Peer, exc: BaseException) -> None:
         self._on_fault(exc)
+
+    def peer_screen(self, peer: Peer, event: ScreenEvent) -> None:
+        """The screen channel's events: the current connection's, and the closing of one
+        that was replaced (its messages no longer count)."""
+        if self._on_screen is None or (peer is not self._peer and event.kind != "closed"):
+            return
+        self._on_screen(event)
+
+    def send_screen(self, messages: tuple[ScreenData, ...]) -> None:
+        """On the loop: ``messages`` to the current connection's screen channel, whole or not
+        at all (counted in :attr:`screen_dropped`)."""
+        peer = self._peer
+        if peer is None or peer.screen is None or self._closing \
+                or not peer.screen.send(messages):
+            self.screen_dropped += 1

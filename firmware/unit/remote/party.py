@@ -6,7 +6,8 @@ in order) and aiortc's decoder threads. The public methods are for any *other* t
 :meth:`RemoteParty.start` and :meth:`RemoteParty.close` (safe twice; every write is done when
 it returns), :attr:`RemoteParty.connected`, :meth:`RemoteParty.status`,
 :meth:`RemoteParty.wait_connected`, :meth:`RemoteParty.latest_frame`,
-:meth:`RemoteParty.listen`. ``on_change(status)`` is called on the loop thread whenever
+:meth:`RemoteParty.listen`, and the party's screen channel: :meth:`RemoteParty.on_screen`,
+:meth:`RemoteParty.send_screen`, :attr:`RemoteParty.screen_open`. ``on_change(status)`` is called on the loop thread whenever
 ``connected`` flips; ``on_fault(exc)`` once, from whichever thread found it, when the party's
 evidence can no longer be written or a part of the call failed (the owner shows it and may
 close the party); later failures are logged.
@@ -36,6 +37,7 @@ from firmware.unit.remote.loop_thread import EventLoopThread
 from firmware.unit.remote.options import RemoteOptions, check_party_id
 from firmware.unit.remote.remote_audio import RemoteAudioSegmenter
 from firmware.unit.remote.remote_video import RemoteVideoSegmenter
+from firmware.unit.remote.screen_link import ScreenData, ScreenEvent, check_outgoing
 from firmware.unit.remote.signalling import Signalling
 from firmware.unit.remote.stream_loss import StreamLoss
 
@@ -104,6 +106,9 @@ class RemoteParty:
         self._losses: dict[str, StreamLoss] = {}
         self._log: ConnectionLog | None = None
         self._call: Call | None = None
+        self._screen_listeners: list[Callable[[ScreenEvent], None]] = []
+        self._screen_open: ScreenEvent | None = None    # the open event of the open channel
+        self.screen_listener_errors = 0
 
     # -- lifecycle (any other thread) ----------------------------------------------------------
     def start(self) -> None:
@@ -136,7 +141,7 @@ class RemoteParty:
                               clock=self._clock, log_=self._log, ingest=self._ingest,
                               signalling=self._signalling, on_state=self._set_state,
                               on_media=self._stream_arrived, on_lost=self._streams_lost,
-                              on_fault=self._fault)
+                              on_fault=self._fault, on_screen=self._screen_event)
         self._loop.start()
         self._loop.call(self._call.begin)
         self._signalling.on_message(self._call.on_signal)
@@ -203,6 +208,72 @@ class RemoteParty:
             raise RemoteStateError(f"remote party {self.party}: start() it first")
         return self._ingest.listen(callback)
 
+    # -- the screen channel (docs/remote-media.md, "Reading and signing remotely") ------------
+    @property
+    def screen_open(self) -> bool:
+        """Whether the party's current connection has its screen channel open."""
+        with self._cond:
+            return self._screen_open is not None
+
+    def on_screen(self, callback: Callable[[ScreenEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` with every :class:`ScreenEvent` of the party's screen
+        channel, on the party's loop thread (return quickly; one that raises is logged and
+        removed). If the channel is open already, the callback first gets its ``open``.
+        Returns the function that stops the calls."""
+        loop = self._loop
+        if loop is None:
+            raise RemoteStateError(f"remote party {self.party}: start() it first")
+        with self._cond:
+            self._screen_listeners.append(callback)
+
+        def replay_open() -> None:
+            with self._cond:
+                opened = self._screen_open if callback in self._screen_listeners else None
+            if opened is not None:
+                self._tell_screen([callback], opened)
+        loop.call(replay_open)
+
+        def unsubscribe() -> None:
+            with self._cond:
+                if callback in self._screen_listeners:
+                    self._screen_listeners.remove(callback)
+        return unsubscribe
+
+    def send_screen(self, *messages: ScreenData) -> None:
+        """Send ``messages`` (text or bytes, each at most 64 KiB) in order on the party's
+        screen channel, from any thread; all or none, and none while no channel is open or
+        too much is still unsent (counted, see :attr:`stats`). Never waits."""
+        check_outgoing(messages)
+        if self._loop is None:
+            raise RemoteStateError(f"remote party {self.party}: start() it first")
+        self._loop.call(self._call.send_screen, tuple(messages))
+
+    def _screen_event(self, event: ScreenEvent) -> None:
+        """On the loop: the current connection's screen channel to the listeners."""
+        with self._cond:
+            if event.kind == "open":
+                self._screen_open = event
+            elif event.kind == "closed":
+                if self._screen_open is None \
+                        or self._screen_open.connection != event.connection:
+                    return                  # a channel that never opened, or an older one
+                self._screen_open = None
+            listeners = list(self._screen_listeners)
+        self._tell_screen(listeners, event)
+
+    def _tell_screen(self, listeners: list[Callable[[ScreenEvent], None]],
+                     event: ScreenEvent) -> None:
+        for callback in listeners:
+            try:
+                callback(event)
+            except Exception as exc:   # the listener's own bug: it goes, the call stays
+                log.error("remote party %s: screen listener %r failed and was removed: %r",
+                          self.party, callback, exc, exc_info=exc)
+                with self._cond:
+                    self.screen_listener_errors += 1
+                    if callback in self._screen_listeners:
+                        self._screen_listeners.remove(callback)
+
     def status(self) -> PartyStatus:
         v, a = self._video, self._audio
         with self._cond:
@@ -239,6 +310,8 @@ class RemoteParty:
                              "seal_latency_max_ns": s.seal_latency_max_ns,
                              "seal_latency_mean_ns": s.seal_latency_sum_ns // max(1, s.sealed)}
         out["listener_errors"] = self._ingest.listener_errors if self._ingest else 0
+        out["screen"] = {"dropped": self._call.screen_dropped if self._call else 0,
+                         "listener_errors": self.screen_listener_errors}
         return out
 
     # -- the call's callbacks (loop thread; _fault from any) ------------------------------------------------------------------

@@ -8,7 +8,9 @@ reported once as stalled; it resumes with the next frame.
 Only what the offer holds is answered: at most one audio, one video and one data m-line
 (anything more is refused: a second video track would pile up decoded frames nobody reads).
 The answer prefers H.264 for video (the unit encodes it cheaply and records it in the same
-codec) and takes only Opus for audio (48 kHz, what the recording keeps).
+codec) and takes only Opus for audio (48 kHz, what the recording keeps). An offer with a data
+m-line gets the ``screen`` channel (:mod:`~firmware.unit.remote.screen_link`), negotiated on
+both sides; its events go to the party (``peer_screen``).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from drivers.clock import Clock
 from firmware.unit.remote.counter_feed import CounterFeed
 from firmware.unit.remote.rtp_timing import ReceiverTiming, SenderReport, attach
+from firmware.unit.remote.screen_link import ScreenEvent, ScreenLink
 from firmware.unit.remote.signalling import BadSignal
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,8 @@ class PeerEvents(Protocol):
     def peer_report(self, peer: "Peer", stream: str, report: SenderReport) -> None: ...
 
     def peer_failed(self, peer: "Peer", exc: BaseException) -> None: ...
+
+    def peer_screen(self, peer: "Peer", event: ScreenEvent) -> None: ...
 
 
 #: starts a background task whose exception reaches the owner (``EventLoopThread.spawn``)
@@ -87,8 +92,11 @@ class Peer:
     """Connection number ``number`` of a party; every method runs on the party's loop."""
 
     def __init__(self, number: int, *, configuration: RTCConfiguration, feed: CounterFeed,
-                 clock: Clock, events: PeerEvents, stall_s: float, spawn: Spawn) -> None:
+                 clock: Clock, events: PeerEvents, stall_s: float, spawn: Spawn,
+                 party: str = "") -> None:
         self.number = number
+        self.party = party
+        self.screen: ScreenLink | None = None
         self._spawn = spawn
         self._clock = clock
         self._events = events
@@ -124,7 +132,8 @@ class Peer:
         the unit refuses (aiortc's own parse errors included)."""
         # the transceivers exist before the offer is applied: that is when aiortc picks the
         # codecs, from the preferences set here
-        for kind in check_offer(offer_sdp):
+        kinds = check_offer(offer_sdp)
+        for kind in kinds:
             if kind in ("audio", "video"):
                 track: MediaStreamTrack = (self._feed.audio_track() if kind == "audio"
                                            else self._feed.video_track())
@@ -136,6 +145,9 @@ class Peer:
                 InvalidAccessError, InvalidStateError, OperationError) as exc:
             raise BadSignal(f"offer could not be used: {type(exc).__name__}: {exc}"[:300]) \
                 from exc
+        if "application" in kinds:    # on the offer's SCTP transport, before the answer
+            self.screen = ScreenLink(self._pc, self.party, self.number, self._clock,
+                                     lambda event: self._events.peer_screen(self, event))
         answer = await self._pc.createAnswer()
         await self._pc.setLocalDescription(answer)
         sdp = self._pc.localDescription.sdp
@@ -236,6 +248,8 @@ class Peer:
         if self._closing:
             return
         self._closing = True
+        if self.screen is not None:
+            self.screen.close()
         await self._pc.close()
         consumers, self._consumers = self._consumers, []
         for task in consumers:
