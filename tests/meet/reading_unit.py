@@ -8,7 +8,9 @@ import datetime as dt
 import json
 import shutil
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -45,14 +47,16 @@ def reading_library(root: Path) -> Path:
     return root
 
 
-def unit_config(root: Path, broker, pki, sales: DeviceKey):
+def unit_config(root: Path, broker, pki, sales: DeviceKey, *, screen: bool = True):
+    """With the customer's screen at the counter, or (``screen`` False) without: then the
+    remote parties' part loads the library of ``[display] documents`` itself."""
     cert, key = pki.unit(DEVICE)
     return replace(demo_config(root, "remote-reading"),
                    device={"id": DEVICE, "key_file": str(root / "keys" / "device.key")},
                    camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
                    session={"template": "remote-reading", "scripts_dir": str(SCRIPTS)},
                    understanding={"enabled": False},
-                   display={"enabled": True, "listen": "127.0.0.1:0",
+                   display={"enabled": screen, "listen": "127.0.0.1:0",
                             "documents": str(reading_library(root / "documents"))},
                    ticket={"sales_public_keys": sales.public.b64,
                            "used_dir": str(root.parent / "used")},
@@ -77,13 +81,13 @@ def sale_spec(device_id: str) -> dict:
             "valid_hours": 8}
 
 
-@pytest.fixture
-def counter(tmp_path, broker, pki):
+@contextmanager
+def bound_unit(tmp_path: Path, broker, pki, *, screen: bool) -> Iterator[tuple]:
     """The unit as the daemon builds it, connected to the fleet broker by its agent, bound to
     the sale; torn down in order."""
     sales = DeviceKey.load_or_create(tmp_path / "sales" / "sales.key")
     watch = RecordWatch()
-    app = Appliance(unit_config(tmp_path / "unit", broker, pki, sales),
+    app = Appliance(unit_config(tmp_path / "unit", broker, pki, sales, screen=screen),
                     clock=SimClock(realtime=True, synced=True), on_record=watch)
     try:
         app.hardware.camera.set_scene("face")
@@ -101,6 +105,20 @@ def counter(tmp_path, broker, pki):
         assert app.uplinks.failures() == {}
     finally:
         app.close()
+
+
+@pytest.fixture
+def counter(tmp_path, broker, pki):
+    """The unit with its customer's screen at the counter."""
+    with bound_unit(tmp_path, broker, pki, screen=True) as made:
+        yield made
+
+
+@pytest.fixture
+def counter_without_screen(tmp_path, broker, pki):
+    """The unit without a customer's screen at the counter."""
+    with bound_unit(tmp_path, broker, pki, screen=False) as made:
+        yield made
 
 
 def events(watch: RecordWatch, kind: str, **data) -> list[dict]:

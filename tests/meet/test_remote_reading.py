@@ -19,8 +19,9 @@ from firmware.unit.session import remote_screen
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.parts import SMS, Listener
 from tests.meet.reading_phone import ReadingPhone
-from tests.meet.reading_unit import (NOTICE, PAGES, WAIT, counter, counter_reads,  # noqa: F401
-                                     events, press_next, prompt_done, strings)
+from tests.meet.reading_unit import (NOTICE, PAGES, WAIT, counter,  # noqa: F401
+                                     counter_reads, counter_without_screen, events,
+                                     press_next, prompt_done, strings)
 from tests.remote.remote_rig import write_tone_wav
 
 PHONE_WIDTH = 1080          # a phone's screen, 360 CSS px at 3 device pixels each
@@ -170,12 +171,17 @@ def test_the_remote_policyholder_reads_and_signs_on_the_phone(counter, broker, p
                 or notice["code"] in strings(r.data)]
 
 
-def test_what_a_party_must_not_send_is_refused_and_recorded(counter, broker, pki, relays,
-                                                            watch, tmp_path):
-    app, records = counter
+def test_what_a_party_must_not_send_is_refused_and_recorded(counter_without_screen, broker,
+                                                            pki, relays, watch, tmp_path):
+    """On a unit without a counter screen: the party still sees the step, its caption and the
+    people, and reads."""
+    app, records = counter_without_screen
     phone, _notice, sid = join(app, records, relays, broker, pki, tmp_path)
     try:
-        phone.wait_view(lambda v: v["view"]["node"] is not None, "the first step")
+        first = phone.wait_view(lambda v: v["view"]["node"] is not None, "the first step")
+        assert first["view"]["node"] == {"number": 1, "total": 3, "title": "告知与同意"}
+        assert first["view"]["caption"]["text"] == "请回答同意。"
+        assert {p["name"] for p in first["view"]["people"]} == {"赵*", "王*"}
         bad = [
             ("not json", None, "$"),
             (b"\x00\x01binary", None, "$"),
@@ -205,6 +211,10 @@ def test_what_a_party_must_not_send_is_refused_and_recorded(counter, broker, pki
         prompt_done(records, "consent")
         press_next(app, records, expect_node="reading")       # the session goes on
         phone.wait_view(lambda v: v["view"]["reading"] is not None, "the documents")
+        prompt_done(records, "reading")
+        press_next(app, records, refused="remote_reading")
+        phone.wait_view(lambda v: (v["view"]["refusal"] or {}).get("code") == "remote_reading",
+                        "the refusal, from the unit's own view")
         end(app, records)
     finally:
         phone.close()

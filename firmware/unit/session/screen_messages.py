@@ -32,7 +32,7 @@ import json
 import re
 import struct
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from firmware.errors import DualrecError
 from firmware.protocol.mqtt.meet import Fields, MeetPayloadError, decode
@@ -110,7 +110,7 @@ class FingerSignature:
 PartyMessage = Union[PageTurn, PageOnScreen, ReadConfirmed, ImageRequest, FingerSignature]
 
 
-def _whole(lo: int, hi: int):
+def _whole(lo: int, hi: int) -> Callable[[Any, str], int]:
     def check(value: Any, where: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise MeetPayloadError(where, f"must be a whole number {lo}-{hi}")
