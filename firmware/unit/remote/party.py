@@ -35,6 +35,7 @@ from firmware.unit.remote.counter_feed import CounterFeed
 from firmware.unit.remote.ingest import AUDIO, VIDEO, PartyIngest
 from firmware.unit.remote.loop_thread import EventLoopThread
 from firmware.unit.remote.options import RemoteOptions, check_party_id
+from firmware.unit.remote.picture_view import PictureView
 from firmware.unit.remote.remote_audio import RemoteAudioSegmenter
 from firmware.unit.remote.remote_video import RemoteVideoSegmenter
 from firmware.unit.remote.screen_link import ScreenData, ScreenEvent, check_outgoing
@@ -106,6 +107,7 @@ class RemoteParty:
         self._losses: dict[str, StreamLoss] = {}
         self._log: ConnectionLog | None = None
         self._call: Call | None = None
+        self._picture = PictureView()   # never the frame's own scaler: see picture_view
         self._screen_listeners: list[Callable[[ScreenEvent], None]] = []
         self._screen_open: ScreenEvent | None = None    # the open event of the open channel
         self.screen_listener_errors = 0
@@ -196,7 +198,7 @@ class RemoteParty:
         if latest is None:
             return None
         frame, arrival_ns = latest
-        return frame.to_ndarray(format="bgr24"), arrival_ns
+        return self._picture.bgr(frame), arrival_ns
 
     def listen(self, callback: Callable[[AudioBlock], None]) -> Callable[[], None]:
         """Call ``callback(block)`` with every block of the party's audio as it is recorded

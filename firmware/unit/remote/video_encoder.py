@@ -8,6 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+from av.video.reformatter import VideoReformatter
 
 
 class RemoteVideoEncoder:
@@ -35,6 +36,7 @@ class RemoteVideoEncoder:
                             ":repeat-headers=1:annexb=1"),
         }
         self._ctx = ctx
+        self._scaler = VideoReformatter()
         self.size = (width, height)
         self._flushed = False
 
@@ -46,9 +48,12 @@ class RemoteVideoEncoder:
                force_keyframe: bool = False) -> list[tuple[bytes, bool, int]]:
         """Scale/convert ``frame`` to the encoder's size and encode it; the packets that came
         out as ``(annex_b, keyframe, index)`` (with zerolatency: this frame's, at once)."""
-        # reformat hands back ``frame`` itself when nothing changes: only its pts and picture
-        # type are set then, which nobody else reads (the latest-frame view reads pixels)
-        out = frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p")
+        # the encoder's own scaler, one thread: the frame's built-in one is shared with any
+        # other thread converting the same frame (RemoteParty.latest_frame), and two threads
+        # in one swscale context deadlock. It hands back ``frame`` itself when nothing
+        # changes: only its pts and picture type are set then, which nobody else reads
+        out = self._scaler.reformat(frame, width=self.size[0], height=self.size[1],
+                                    format="yuv420p", threads=1)
         out.pts = index
         out.time_base = self._ctx.time_base
         out.pict_type = av.video.frame.PictureType.I if force_keyframe \
