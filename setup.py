@@ -10,7 +10,7 @@ setup(
                                     "provisioning", "provisioning.*"]),
     package_data={"": ["*.toml", "scripts/*.toml", "samples/*.jsonl", "samples/*.json",
                        "static/*.html",
-                       "static/*.css", "static/*.js"]},
+                       "static/*.css", "static/*.js", "static/*.svg"]},
     install_requires=[
         "cryptography>=42",
         "numpy>=1.26",

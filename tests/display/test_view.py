@@ -18,7 +18,8 @@ SHA = "a" * 64
 FLOW_CODES = ("prompt_playing", "min_duration", "missing_photo", "missing_answer",
               "answer_negative", "answer_unclear", "missing_signature", "missing_badge",
               "signing", "pages_unread", "document_missing", "script_complete",
-              "remote_not_joined", "remote_disconnected", "remote_unavailable", "remote_fault")
+              "remote_not_joined", "remote_disconnected", "remote_unavailable", "remote_fault",
+              "remote_reading", "remote_signing")
 
 
 def test_names_are_masked_to_one_letter_and_a_star():

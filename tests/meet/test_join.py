@@ -197,3 +197,29 @@ def test_a_party_comes_back_through_another_relay_with_its_token(
 
     run_scenario(scenario)
     assert unit.host.status is None
+
+
+def test_the_idle_rule_ends_a_page_that_never_joins_but_not_a_party_in_its_call(
+        broker, watch, unit, relays, sms, ticket):
+    """After admission a browser in a call has nothing more to say on its WebSocket (its media
+    goes to the unit): the relay's idle limit must not cut it, only a page that never joins."""
+    relay = relays(idle_seconds=5)
+    opened = unit.host.open(ticket)
+    code = sms.wait_payload("notice")["code"]
+
+    async def scenario():
+        in_call, admitted = await join(relay, opened.meeting, code, [0, 1], "赵敏",
+                                       ZHAO_ID[-4:])
+        assert admitted["type"] == "admitted"
+        party = await asyncio.to_thread(unit.next_party)
+        idle = await Browser.open(relay, opened.meeting)            # opened later, says nothing
+        assert (await idle.next())["type"] == "meeting"
+        assert await idle.next(timeout=30) == {"type": "bye", "reason": "idle"}
+        # the admitted page was silent for longer than the idle limit, and is still there
+        party.send(OFFER)
+        assert await in_call.next() == {"type": "signal", "signal": OFFER}
+        assert not party.closed
+        for b in (in_call, idle):
+            await b.close()
+
+    run_scenario(scenario)

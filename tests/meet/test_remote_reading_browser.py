@@ -5,23 +5,19 @@ the document page by page (pictures drawn from the unit's chunks under the relay
 and the signature box the party signs in with a "finger" (pointer events). The unit is the
 appliance as the daemon builds it, on the real broker through a relay.
 
-The relay does not serve party_screen.js yet and join.html does not load it: the test loads it
-into the join page after the page's own scripts and serves it and its style sheet at the
-relay's origin (Playwright's routes), so everything runs under the relay's headers and CSP.
+The join page loads party_screen.js from the relay, under the relay's headers and CSP.
 """
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Route, expect
+from playwright.sync_api import Browser, expect
 
 from drivers.sigpad import load_events
 from firmware.evidence.verify import verify_path
-from firmware.office.meet.relay import HEADERS, STATIC_DIR
 from firmware.unit.hardware import SAMPLE_SIGNATURE
 from session_helpers import wait_for
 from tests.meet.browser_party import PartyPage, call_chromium
@@ -48,27 +44,6 @@ def shots(tmp_path) -> Path:
     return out
 
 
-def with_party_screen(party: PartyPage) -> None:
-    """The join page with party_screen.js loaded after its own scripts, as the line
-    ``<script src="/static/party_screen.js" defer></script>`` in join.html will load it; the
-    script and its style sheet served at the relay's origin with the relay's headers. (The
-    join page itself is not rewritten in flight: Chromium treats a page a route fulfilled as
-    public, and its local-network checks then block its WebSocket to the relay.)"""
-    def static(route: Route) -> None:
-        name = route.request.url.rsplit("/", 1)[1]
-        kind = {"js": "text/javascript", "css": "text/css"}[name.rsplit(".", 1)[1]]
-        route.fulfill(path=STATIC_DIR / name, content_type=f"{kind}; charset=utf-8",
-                      headers=HEADERS)
-
-    party.context.route(re.compile(r".*/static/party_screen\.(js|css)$"), static)
-    party.context.add_init_script(
-        "document.addEventListener('DOMContentLoaded', () => {"
-        " const script = document.createElement('script');"
-        " script.src = '/static/party_screen.js'; script.defer = true;"
-        " document.head.append(script); });")
-    party.reload()
-
-
 def sign_with_a_finger(page, strokes: list[list[tuple[float, float]]]) -> None:
     """Strokes drawn on the signature box (fractions of its size), as a finger would."""
     box = page.locator("#ps-signature-canvas").bounding_box()
@@ -93,7 +68,6 @@ def test_a_remote_party_reads_and_signs_on_the_phone_page(counter, broker, pki, 
         records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
         sid = app.flow.snapshot.session_id
         party = PartyPage(phones, f"{relay.url}/j/{notice['meeting']}")
-        with_party_screen(party)
         party.join(notice["code"], [0], "赵敏", ZHAO_ID[-4:])
         page = party.page
         party.wait_call_state("通话中")

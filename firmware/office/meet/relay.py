@@ -105,7 +105,8 @@ class Relay:
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        if name not in ("join.js", "call.js", "join.css", "icon.svg"):
+        if name not in ("join.js", "call.js", "party_screen.js", "join.css", "party_screen.css",
+                        "icon.svg"):
             raise web.HTTPNotFound()
         return web.FileResponse(STATIC_DIR / name)
 

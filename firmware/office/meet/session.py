@@ -63,10 +63,14 @@ class BrowserSession:
             if left <= 0:
                 await self.send(type="bye", reason="time_up")
                 return
+            # the idle rule holds until admission: a browser in a call has nothing more to
+            # say (its media goes to the unit), and the WebSocket's heartbeat ends a dead one
+            wait = left if self.party else min(left, limits.idle_seconds)
             try:
-                msg = await asyncio.wait_for(self.ws.receive(),
-                                             min(left, limits.idle_seconds))
+                msg = await asyncio.wait_for(self.ws.receive(), wait)
             except asyncio.TimeoutError:
+                if self.party:
+                    continue        # the connection's time is up: said at the loop's top
                 await self.send(type="bye", reason="idle")
                 return
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
