@@ -119,10 +119,13 @@ class Signalling:
         self.deliver({"kind": "bye", "reason": reason})
 
     def deliver(self, message: Message) -> None:
-        """A checked message from the party (a ``bye`` closes this end after delivery)."""
-        if self._closed:
-            return
+        """A checked message from the party. A ``bye`` closes this end: closed already when
+        the callback sees it, so whoever is told the party left finds the end closed."""
+        bye = message["kind"] == "bye"
         with self._lock:
+            if self._closed:
+                return
+            self._closed = bye
             callback = self._callback
             if callback is None:
                 if len(self._backlog) >= BACKLOG:
@@ -132,8 +135,8 @@ class Signalling:
                     self._backlog.append(message)
         if callback is not None:
             callback(message)
-        if message["kind"] == "bye":
-            self._finish()
+        if bye:
+            self._closing()
 
     def _finish(self) -> None:
         with self._lock:
