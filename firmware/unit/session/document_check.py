@@ -5,6 +5,12 @@ the sale's. The chain gets an EVENT ``document_check`` with the outcome per fiel
 digest; what was read (personal data) is sealed as a file, encrypted like the media. A mismatch
 is a finding (``id_mismatch``, ``document_mismatch``) naming the node.
 
+A remote party's photo at the ID node (:mod:`~firmware.unit.session.remote_photos`) is read the
+same way and compared with the people the party holds (its seats among the sale's customers):
+its EVENT and sealed file name the party (``party``; ``NODE-read-PARTY-N.json``), and its
+mismatch is an ``id_mismatch`` whose detail names the party. The counter's records carry no
+``party``.
+
 A document that cannot be read is recorded as ``unreadable`` and is not a finding: the photo is
 on the chain for a person to look at. Reading never holds up the session; a read still running
 when the session ends is waited for (bounded) so that its result belongs to the session.
@@ -15,9 +21,11 @@ import json
 import logging
 import re
 import threading
+from functools import partial
 from typing import Callable
 
 from firmware.unit.session.parts import SessionContext, SessionPart
+from firmware.unit.session.photos import ID_NODE
 from firmware.unit.session.quality import NodeOutcome, QualityFinding
 from firmware.unit.session.script import ScriptNode
 from firmware.unit.understanding.documents import (DocumentCheck, check_application_form,
@@ -27,7 +35,7 @@ from firmware.unit.understanding.documents import (DocumentCheck, check_applicat
 log = logging.getLogger(__name__)
 
 READ_WAIT_S = 30.0           # at the session's end, for a read still running
-ID_NODE, FORM_NODE = "show_id", "documents"
+FORM_NODE = "documents"
 
 
 def number_shape(application_no: str) -> str:
@@ -47,35 +55,44 @@ class DocumentCheckPart(SessionPart):
     def __init__(self, read_text: Callable[[bytes], list]) -> None:
         self._read_text = read_text
         self._customers: list[dict] = []
+        self._people: list[dict | None] = []
         self._application_no = ""
         self._lock = threading.Lock()
         self._ctx: SessionContext | None = None
         self._threads: list[threading.Thread] = []
-        self._pending: list[tuple[str, str, DocumentCheck | str]] = []
-        self._checks: list[tuple[str, DocumentCheck]] = []
+        self._pending: list[tuple[str, str | None, str, DocumentCheck | str]] = []
+        self._checks: list[tuple[str, str | None, DocumentCheck]] = []
 
     def session_started(self, ctx: SessionContext) -> None:
         self._customers, self._application_no = _sale(ctx.binding.people_json)
+        self._people = _people(ctx.binding.people_json)
         with self._lock:
             self._ctx, self._threads, self._pending, self._checks = ctx, [], [], []
 
     def on_photo(self, ctx: SessionContext, node: ScriptNode, run: NodeOutcome, path: str,
-                 jpeg: bytes) -> None:
-        """PhotoPart's hook: read the photo if this node shows a document the sale names."""
-        if node.kind == ID_NODE and self._customers:
-            compare = self._id_card
+                 jpeg: bytes, *, party: str | None = None, seats: tuple[int, ...] = ()) -> None:
+        """PhotoPart's hook: read the photo if this node shows a document the sale names; a
+        remote ``party``'s ID against the customers of its ``seats``."""
+        if party is not None:
+            people = _held(self._people, seats)
+            if node.kind != ID_NODE or not people:
+                return
+            compare = partial(self._id_card, people=people)
+        elif node.kind == ID_NODE and self._customers:
+            compare = partial(self._id_card, people=self._customers)
         elif node.kind == FORM_NODE and self._application_no:
             compare = self._form
         else:
             return
-        worker = threading.Thread(target=self._read, args=(ctx, run.id, path, jpeg, compare),
+        worker = threading.Thread(target=self._read,
+                                  args=(ctx, run.id, party, path, jpeg, compare),
                                   name=f"read-{run.id}", daemon=True)
         with self._lock:
             self._threads.append(worker)
         worker.start()
 
-    def _read(self, ctx: SessionContext, node_id: str, path: str, jpeg: bytes,
-              compare) -> None:
+    def _read(self, ctx: SessionContext, node_id: str, party: str | None, path: str,
+              jpeg: bytes, compare) -> None:
         """On the reading thread: the result is kept for the flow's thread to record."""
         try:
             result: DocumentCheck | str = compare(self._read_text(jpeg))
@@ -85,7 +102,7 @@ class DocumentCheckPart(SessionPart):
         with self._lock:
             if ctx is not self._ctx:
                 return   # that session is over
-            self._pending.append((node_id, path, result))
+            self._pending.append((node_id, party, path, result))
         ctx.post(lambda: self._flush(ctx))
 
     def _flush(self, ctx: SessionContext) -> None:
@@ -94,23 +111,28 @@ class DocumentCheckPart(SessionPart):
             if ctx is not self._ctx:
                 return
             pending, self._pending = self._pending, []
-        for node_id, photo, result in pending:
+        for node_id, party, photo, result in pending:
+            whose = {} if party is None else {"party": party}
             if isinstance(result, str):
-                ctx.event("document_check", {"node": node_id, "photo": photo,
+                ctx.event("document_check", {"node": node_id, **whose, "photo": photo,
                                              "outcome": "not_read", "error": result})
                 continue
-            n = sum(1 for other, _ in self._checks if other == node_id) + 1
-            sealed = ctx.seal(f"{node_id}-read-{n}.json", result.private_bytes(),
-                              {"stream": "document_read", "node": node_id})
-            ctx.event("document_check", {**result.public, "node": node_id, "photo": photo,
-                                         "read_file": sealed.files[0].path})
-            self._checks.append((node_id, result))
+            n = sum(1 for other, p, _ in self._checks if (other, p) == (node_id, party)) + 1
+            name = f"{node_id}-read-{n}.json" if party is None \
+                else f"{node_id}-read-{party}-{n}.json"
+            sealed = ctx.seal(name, result.private_bytes(),
+                              {"stream": "document_read", "node": node_id, **whose})
+            ctx.event("document_check", {**result.public, "node": node_id, **whose,
+                                         "photo": photo, "read_file": sealed.files[0].path})
+            self._checks.append((node_id, party, result))
 
-    def _id_card(self, lines) -> DocumentCheck:
+    def _id_card(self, lines, people: list[dict]) -> DocumentCheck:
+        """The card read against ``people``: the one whose number (else name) it shows, else
+        the first (so another person's card is a mismatch)."""
         reading = read_id_card(lines)
-        person = (next((c for c in self._customers if c["id_number"] == reading.number), None)
-                  or next((c for c in self._customers if c["name"] == reading.name), None)
-                  or self._customers[0])
+        person = (next((c for c in people if c["id_number"] == reading.number), None)
+                  or next((c for c in people if c["name"] == reading.name), None)
+                  or people[0])
         return check_id_card(reading, name=person["name"], number=person["id_number"])
 
     def _form(self, lines) -> DocumentCheck:
@@ -131,14 +153,15 @@ class DocumentCheckPart(SessionPart):
 
     def findings(self, ctx: SessionContext) -> list[QualityFinding]:
         out = []
-        for node_id, check in self._checks:
+        for node_id, party, check in self._checks:
             if check.finding is None:
                 continue
             run = next((r for r in ctx.nodes if r.id == node_id), None)
             wrong = sorted(k for k, v in check.public["fields"].items() if v == "mismatch")
+            by = "" if party is None else f" by remote party {party}"
             out.append(QualityFinding(
-                check.finding, f"the {check.public['document'].replace('_', ' ')} shown does "
-                f"not match the sale ({', '.join(wrong)})", node_id,
+                check.finding, f"the {check.public['document'].replace('_', ' ')} shown{by} "
+                f"does not match the sale ({', '.join(wrong)})", node_id,
                 run.start_ns if run else None, run.end_ns if run else None))
         return out
 
@@ -161,3 +184,24 @@ def _sale(people_json: bytes | None) -> tuple[list[dict], str]:
             seen.add(c.get("id_number"))
             customers.append({"name": c.get("name", ""), "id_number": c.get("id_number", "")})
     return customers, str(data.get("application_number") or "")
+
+
+def _people(people_json: bytes | None) -> list[dict | None]:
+    """Every customer of people.json in its order (a remote party's seats index it), as
+    (name, ID number) when their document is a resident ID card, else None."""
+    if not people_json:
+        return []
+    return [{"name": c.get("name", ""), "id_number": c.get("id_number", "")}
+            if c.get("id_type", "resident_id") == "resident_id" else None
+            for c in json.loads(people_json).get("customers", [])]
+
+
+def _held(people: list[dict | None], seats: tuple[int, ...]) -> list[dict]:
+    """The people at ``seats`` whose ID card can be read, each once."""
+    held, seen = [], set()
+    for seat in seats:
+        person = people[seat] if isinstance(seat, int) and 0 <= seat < len(people) else None
+        if person is not None and person["id_number"] not in seen:
+            seen.add(person["id_number"])
+            held.append(person)
+    return held
