@@ -14,6 +14,7 @@ On the chain, per party: a SEGMENT ``stream: "remote_photo"`` sealing
 """
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -44,12 +45,12 @@ def encode_jpeg(bgr: np.ndarray) -> bytes:
         raise RemotePhotoError(f"a remote picture must be a BGR uint8 image, got "
                                f"{getattr(bgr, 'dtype', type(bgr).__name__)} "
                                f"{getattr(bgr, 'shape', '')}")
-    import cv2   # OpenCV only in a session with a remote party (the daemon's memory budget)
-    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise RemotePhotoError(f"OpenCV could not encode a {bgr.shape[1]}x{bgr.shape[0]} "
-                               "picture as JPEG")
-    return encoded.tobytes()
+    # Pillow, not OpenCV: the daemon's memory budget has no room for OpenCV (worker-only)
+    from PIL import Image
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1])).save(
+        out, "JPEG", quality=JPEG_QUALITY)
+    return out.getvalue()
 
 
 @dataclass(frozen=True)
