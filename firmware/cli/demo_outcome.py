@@ -34,7 +34,8 @@ def demo_outcome(session_dir: Path, insurer_key: Path, report) -> dict[str, Any]
     refusals = [{"node": r.data.get("node"), "reason": r.data.get("reason")}
                 for r in session.records
                 if r.type == "EVENT" and r.data.get("kind") == "next_refused"]
-    answers = [{"node": a.get("node"), "attempt": a.get("attempt"), "heard": a.get("heard"),
+    answers = [{"node": a.get("node"), "party": a.get("party", "counter"),
+                "attempt": a.get("attempt"), "heard": a.get("heard"),
                 "meaning": a.get("meaning")} for a in speech.answers]
     return {"session_id": session.session_id, "verified": bool(report.ok), "verdict": verdict,
             "findings": findings, "refusals": refusals, "answers": answers,
@@ -43,8 +44,10 @@ def demo_outcome(session_dir: Path, insurer_key: Path, report) -> dict[str, Any]
 
 def format_understanding(outcome: dict[str, Any]) -> str:
     """The outcome's answers, refusals and findings as lines for the demo's summary."""
-    lines = ["answers     " + ("; ".join(f"{a['node']} #{a['attempt']}: {a['heard'] or '…'} "
-                                         f"({a['meaning']})" for a in outcome["answers"])
+    lines = ["answers     " + ("; ".join(f"{a['node']} #{a['attempt']}"
+                                         + ("" if a["party"] == "counter" else f" {a['party']}")
+                                         + f": {a['heard'] or '…'} ({a['meaning']})"
+                                         for a in outcome["answers"])
                                or "none")]
     lines.append("refused     " + (", ".join(f"{r['node']}: {r['reason']}"
                                            for r in outcome["refusals"]) or "none"))

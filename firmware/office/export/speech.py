@@ -67,13 +67,14 @@ def render_speech(facts: SpeechFacts, session: SessionData) -> str:
     if not facts.answers and facts.check is None:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(str(a.get('node', '-')))}</td><td>{escape(str(a.get('attempt')))}"
+        f"<tr><td>{escape(str(a.get('node', '-')))}</td>"
+        f"<td>{escape(str(a.get('party', 'counter')))}</td><td>{escape(str(a.get('attempt')))}"
         f"</td><td>{_t(session, a.get('start_ns'))}</td><td>{_t(session, a.get('end_ns'))}</td>"
         f"<td><b>{escape(str(a.get('meaning', '-')))}</b></td>"
         f"<td>{escape(str(a.get('heard') if a.get('heard') is not None else '(encrypted)'))}"
         f"</td></tr>" for a in facts.answers)
     parts = ["<h2>Answers heard</h2>"]
-    parts.append("<table><tr><th>node</th><th>attempt</th><th>window start</th>"
+    parts.append("<table><tr><th>node</th><th>who</th><th>attempt</th><th>window start</th>"
                  f"<th>window end</th><th>meaning</th><th>heard</th></tr>{rows}</table>"
                  if rows else "<p>No answers on the record.</p>")
     parts.append("<h2>Speech check (after the session)</h2>")

@@ -222,6 +222,7 @@ def test_the_export_shows_answers_and_the_check(story, tmp_path):
     assert result.verified
     html = result.report.read_text(encoding="utf-8")
     assert "Answers heard" in html and "不同意" in html and "answer_negative" in html
+    assert "<th>who</th>" in html and "<td>counter</td>" in html     # whose answer each is
     assert "Speech check (after the session)" in html and "referred to risk management" in html
     assert "misleading_statement" in html and "犹豫期" in html
     assert "Transcript" in html and "(encrypted)" not in html
