@@ -43,7 +43,7 @@ def demo_config(out: Path, template: str = "bank-life"):
 SAMPLE_TICKET_SPEC = Path(__file__).resolve().parents[1] / "samples" / "demo-sale.json"
 
 
-def _sales_key(out: Path) -> DeviceKey:
+def sales_key(out: Path) -> DeviceKey:
     """A development sales-system key (the insurer's sales system signs real tickets)."""
     return DeviceKey.load_or_create(out / "sales" / "sales.key")
 
@@ -64,7 +64,8 @@ def run_demo(out: Path | None, ticket_spec: Path | None = None, *,
              scenario: str | None = "happy", as_json: bool = False) -> int:
     """One session at the simulated counter (``scenario``: what the people there do, see
     :mod:`firmware.cli.demo_scenarios`; None: buttons only, understanding off). Prints the
-    summary (or, ``as_json``, the outcome as one JSON object); 0 if the evidence verifies."""
+    summary (or, ``as_json``, the outcome as one JSON object); 0 if the evidence verifies.
+    (A remote policyholder: :mod:`firmware.cli.demo_remote`.)"""
     from firmware.cli.demo_outcome import demo_outcome, format_understanding
     from firmware.cli.demo_salesperson import ScriptedSalesperson
     from firmware.cli.demo_scenarios import SCENARIOS
@@ -75,7 +76,7 @@ def run_demo(out: Path | None, ticket_spec: Path | None = None, *,
     insurer = out / "insurer"  # a development insurer key: media are encrypted to it
     if not (insurer / "insurer-x25519.pub").exists():
         generate_insurer_key(insurer, "x25519")
-    sales = _sales_key(out)
+    sales = sales_key(out)
     config = replace(config,
                      encryption={"insurer_public_key": str(insurer / "insurer-x25519.pub")},
                      ticket={"sales_public_keys": sales.public.b64,

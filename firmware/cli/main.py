@@ -118,11 +118,28 @@ def _scenario_names() -> list[str]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from firmware.cli.demo import run_demo
+    from firmware.errors import DualrecError
     _setup_logging("warning" if not args.verbose else "info")
-    return run_demo(Path(args.out) if args.out else None,
-                    Path(args.ticket_spec) if args.ticket_spec else None,
-                    scenario=None if args.scenario == "none" else args.scenario,
-                    as_json=args.json)
+    if args.remote and args.scenario not in (None, "none"):
+        print("dualrec demo: --remote runs the counter with buttons only (the remote party's "
+              "answers are not understood yet): leave out --scenario", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else None
+    spec = Path(args.ticket_spec) if args.ticket_spec else None
+    scenario = args.scenario or "happy"
+    try:
+        if args.remote:
+            from firmware.cli.demo_remote import run_remote_demo
+            return run_remote_demo(out, spec, party=args.remote_party, as_json=args.json)
+        return run_demo(out, spec, scenario=None if scenario == "none" else scenario,
+                        as_json=args.json)
+    except DualrecError as exc:
+        print(f"dualrec demo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dualrec demo: interrupted; what the demo started has been stopped",
+              file=sys.stderr)
+        return 130
 
 
 def _control(args: argparse.Namespace, req: dict) -> int:
@@ -218,9 +235,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ticket-spec", metavar="FILE.json",
                    help="the sale (docs/ticket.md): issued as a ticket with a development "
                         "sales key and shown to the simulated camera (default: a sample)")
-    d.add_argument("--scenario", default="happy", choices=_scenario_names() + ["none"],
+    d.add_argument("--scenario", default=None, choices=_scenario_names() + ["none"],
                    help="what the people at the counter do (default: happy); 'none': "
                         "buttons only, answers checked as a sound")
+    d.add_argument("--remote", action="store_true",
+                   help="the policyholder is remote: a broker, the relay dualrec-meet and the "
+                        "party's browser on loopback; the SMS's code and link; the party's "
+                        "call recorded on the chain (docs/meet.md)")
+    d.add_argument("--remote-party", choices=("auto", "chromium", "aiortc"), default="auto",
+                   help="with --remote: who the remote party is (default auto: headless "
+                        "Chromium when it, Playwright and the join page's call are there, "
+                        "else an aiortc peer)")
     d.add_argument("--json", action="store_true",
                    help="print the outcome as JSON: verdict, findings, refusals, answers")
     d.add_argument("-v", "--verbose", action="store_true")
