@@ -88,7 +88,9 @@ def _refused(app, sid) -> list[str]:
 
 
 def test_every_refusal_reason(make_appliance):
-    app = make_appliance("quick")
+    # at twice real time, not six: the answer window (3 s of the script) must still be open
+    # when the test's NEXT arrives after the prompt's end, on a loaded machine too
+    app = make_appliance("quick", speed=2.0)
     flow, panel, clock = app.flow, app.hardware.panel, app.clock
     app.hardware.speaker.hold()                 # the consent prompt cannot end before NEXT
     sid = _start(app)
