@@ -244,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "call recorded on the chain (docs/meet.md)")
     d.add_argument("--remote-party", choices=("auto", "chromium", "aiortc"), default="auto",
                    help="with --remote: who the remote party is (default auto: headless "
-                        "Chromium when it, Playwright and the join page's call are there, "
-                        "else an aiortc peer)")
+                        "Chromium when it, Playwright and the join page's call and signing "
+                        "box are there, else an aiortc peer)")
     d.add_argument("--json", action="store_true",
                    help="print the outcome as JSON: verdict, findings, refusals, answers")
     d.add_argument("-v", "--verbose", action="store_true")
