@@ -11,6 +11,7 @@ salesperson's error) if the salesperson stops.
 """
 from __future__ import annotations
 
+import hashlib
 import queue
 import time
 from dataclasses import dataclass, field
@@ -24,11 +25,13 @@ from firmware.cli.demo_scenarios import asked_for
 from firmware.evidence.records import Record
 from firmware.protocol.mqtt.meet_messages import MeetingNotice
 from firmware.unit.appliance import Appliance
+from firmware.unit.session.answers import NOTICE
 
 NS = 1_000_000_000
 SESSION_WAIT_S = 1800.0     # the longest a whole session may take (first renders included)
 JOIN_WAIT_S = 90.0          # from opening the link to the call's media on the chain
 TICK_S = 0.5                # how often a condition that is no record is looked at again
+NOTICE_SHA = hashlib.sha256(NOTICE.encode("utf-8")).hexdigest()   # the unit's "ask again"
 ROLE_WORDS = {"policyholder": "投保人", "insured": "被保险人", "guardian": "监护人"}
 
 
@@ -113,7 +116,7 @@ class RemoteCustomer:
         self.facts = CallFacts(kind)
         self.party: Party | None = None
         self._session: str | None = None
-        self._asked: set[str] = set()
+        self._asked: set[tuple[str, Any]] = set()
 
     def _now(self) -> int:
         return self.app.clock.monotonic_ns()
@@ -239,7 +242,7 @@ class RemoteCustomer:
                       "opening the link)")
             active = self.app.flow.active     # a question asked before the party was there
             if active is not None and active.nodes:
-                self._answer(active.nodes[-1].id)
+                self._answer(active.nodes[-1].id, "joined")
         elif kind == "node_start":
             node = self._node(data.get("node"))
             if node is not None and node.kind == "show_id" and self.facts.party_kind == "aiortc":
@@ -250,8 +253,8 @@ class RemoteCustomer:
             node = self._node(data.get("node"))
             if node is not None and node.kind == "show_id" and self.facts.id_shown:
                 self.party.show(self._face)          # type: ignore[union-attr]
-        elif kind == "prompt" and data.get("completed"):
-            self._answer(data.get("node"))
+        elif kind == "prompt" and data.get("completed") and data.get("text_sha256") != NOTICE_SHA:
+            self._answer(data.get("node"), data.get("start_ns"))     # asked (again: REPLAY)
         elif kind == "remote_photo":
             self._say(f"  the unit takes {self.person.name}'s picture at {data.get('node')}: "
                       + (str(data.get("photo")) if data.get("photo")
@@ -269,12 +272,13 @@ class RemoteCustomer:
             return None
         return next((n for n in active.binding.template.nodes if n.id == node_id), None)
 
-    def _answer(self, node_id: Any) -> None:
-        """At a question: the party answers once the unit has asked (the first time)."""
+    def _answer(self, node_id: Any, asked: Any) -> None:
+        """At a question: the party answers each time the unit has asked (``asked``: which
+        time, the prompt's start; ``"joined"``: asked before the party was there)."""
         node = self._node(node_id)
-        if node is None or "answer" not in node.requires or node.id in self._asked:
+        if node is None or "answer" not in node.requires or (node.id, asked) in self._asked:
             return
-        self._asked.add(node.id)
+        self._asked.add((node.id, asked))
         line = asked_for(node.prompt)
         self.facts.answers.append({"node": node.id, "said": line})
         if self.facts.party_kind == "aiortc" and line in self._clips:
