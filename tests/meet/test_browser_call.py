@@ -10,7 +10,6 @@ the page logged no error. A party who refuses the camera is told what to do.
 """
 from __future__ import annotations
 
-import datetime as dt
 import wave
 from pathlib import Path
 from typing import Iterator
@@ -19,20 +18,14 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser
 
-from drivers.clock import SimClock
-from firmware.cli.demo import demo_config
-from firmware.config.loading import replace
-from firmware.evidence.keys import DeviceKey
 from firmware.evidence.verify import verify_path
-from firmware.ticket import encode_ticket, ticket_from_spec
-from firmware.unit.appliance import Appliance
 from tests.meet.browser_party import PartyPage, call_chromium
-from tests.meet.conftest import LI_ID, WANG_ID, ZHAO_ID
+from tests.meet.conftest import LI_ID, ZHAO_ID
+from tests.meet.counter_unit import WAIT, bound_unit, events, press_next, prompt_done
 from tests.meet.parts import SMS, Listener
 from tests.remote.remote_rig import TONE_HZ, RecordWatch, write_tone_wav
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
-WAIT = 60.0
 DEVICE = "dr-browser-unit"
 
 
@@ -44,61 +37,12 @@ def phones(tmp_path_factory) -> Iterator[Browser]:
         yield browser
 
 
-def unit_config(root: Path, broker, pki, sales: DeviceKey):
-    """A small simulated unit with [meet] enabled (no ICE server: host candidates only) and its
-    fleet connection to the test's broker."""
-    cert, key = pki.unit(DEVICE)
-    return replace(demo_config(root, "remote-quick"),
-                   device={"id": DEVICE, "key_file": str(root / "keys" / "device.key")},
-                   camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
-                   session={"template": "remote-quick", "scripts_dir": str(SCRIPTS)},
-                   understanding={"enabled": False},
-                   ticket={"sales_public_keys": sales.public.b64,
-                           "used_dir": str(root.parent / "used")},
-                   meet={"enabled": True, "ice_servers": ""},
-                   mqtt={"url": broker.unit_url, "client_cert": cert, "client_key": key,
-                         "ca_file": pki.ca_file, "branch": "0451",
-                         "telemetry_interval_s": 30.0, "reconnect_min_s": 0.1,
-                         "reconnect_max_s": 0.5})
-
-
-def sale_spec(device_id: str) -> dict:
-    """赵敏, the policyholder, at home; 王强, the insured, at the counter."""
-    return {"application_number": "TB31012025061500017", "insurer": "示例人寿",
-            "product": {"name": "示例终身寿险", "kind": "life", "returns": "fixed",
-                        "premium_yuan": "10000.00", "frequency": "annual", "payment_years": 5,
-                        "insurance_period": {"lifetime": True}, "cooling_off_days": 15},
-            "people": [{"role": "policyholder", "name": "赵敏", "id_type": "resident_id",
-                        "id_number": ZHAO_ID, "remote": True},
-                       {"role": "insured", "name": "王强", "id_type": "resident_id",
-                        "id_number": WANG_ID}],
-            "staff_id": "S0001", "mode": "av", "scope": {"devices": [device_id]},
-            "valid_hours": 8}
-
-
 @pytest.fixture
 def counter(tmp_path, broker, pki):
     """The unit as the daemon builds it, on the fleet broker, bound to the sale."""
-    sales = DeviceKey.load_or_create(tmp_path / "sales" / "sales.key")
-    watch = RecordWatch()
-    app = Appliance(unit_config(tmp_path / "unit", broker, pki, sales),
-                    clock=SimClock(realtime=True, synced=True), on_record=watch)
-    try:
-        app.hardware.camera.set_scene("face")
-        app.hardware.microphone.set_source("speech")
-        app.start_fleet(request_stop=lambda code: None, logs=lambda lines: "",
-                        supervised=True)
-        assert app.agent.ready.wait(WAIT), "the unit did not connect to the fleet broker"
-        now = dt.datetime.fromtimestamp(app.clock.realtime_ns() / 1e9, dt.timezone.utc)
-        ticket = ticket_from_spec(sale_spec(app.evidence.device_id), now)
-        app.flow.bind(app.tickets.bind_text(encode_ticket(ticket, sales.sign, sales.public)))
-        app.flow.request_selftest()
-        assert app.flow.wait_idle(60)
-        assert app.flow.prompter.wait_prepared(900), "the prompts were not rendered"
+    with bound_unit(tmp_path, broker, pki, device=DEVICE, template="remote-quick",
+                    scripts=SCRIPTS) as (app, watch, _sales):
         yield app, watch
-        assert app.uplinks.failures() == {}
-    finally:
-        app.close()
 
 
 @pytest.fixture
@@ -106,28 +50,6 @@ def sms(broker, pki):
     listener = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
     yield listener
     listener.close()
-
-
-def events(watch: RecordWatch, kind: str, **data) -> list[dict]:
-    return [r.data for r in watch.of("EVENT", kind=kind, **data)]
-
-
-def press_next(app, watch: RecordWatch, expect_node: str | None = None) -> None:
-    """NEXT, accepted: on to ``expect_node`` (or the script's end)."""
-    before_refused = len(events(watch, "next_refused"))
-    before_end = len(events(watch, "node_end"))
-    app.hardware.panel.press("NEXT", 0.05)
-    watch.wait(lambda w: len(events(w, "next_refused")) > before_refused
-               or len(events(w, "node_end")) > before_end, WAIT)
-    refused = events(watch, "next_refused")[before_refused:]
-    assert not refused, refused
-    if expect_node is not None:
-        watch.wait(lambda w: events(w, "node_start", node=expect_node), WAIT)
-
-
-def prompt_done(watch: RecordWatch, node: str) -> None:
-    watch.wait(lambda w: any(p["node"] == node and p["completed"]
-                             for p in events(w, "prompt")), WAIT)
 
 
 def dominant_hz(pcm: np.ndarray, rate: int = 48_000) -> float:

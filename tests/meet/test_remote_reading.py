@@ -19,9 +19,9 @@ from firmware.unit.session import remote_screen
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.parts import SMS, Listener
 from tests.meet.reading_phone import ReadingPhone
-from tests.meet.reading_unit import (NOTICE, PAGES, WAIT, counter,  # noqa: F401
-                                     counter_reads, counter_without_screen, events,
-                                     press_next, prompt_done, strings)
+from tests.meet.counter_unit import WAIT, events, press_next, prompt_done, strings
+from tests.meet.reading_unit import (NOTICE, PAGES, counter,  # noqa: F401
+                                     counter_reads, counter_without_screen)
 from tests.remote.remote_rig import write_tone_wav
 
 PHONE_WIDTH = 1080          # a phone's screen, 360 CSS px at 3 device pixels each

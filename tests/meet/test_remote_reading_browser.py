@@ -23,8 +23,8 @@ from session_helpers import wait_for
 from tests.meet.browser_party import PartyPage, call_chromium
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.parts import SMS, Listener
-from tests.meet.reading_unit import (NOTICE, PAGES, WAIT, counter, counter_reads,  # noqa: F401
-                                     events, press_next, prompt_done)
+from tests.meet.counter_unit import WAIT, events, press_next, prompt_done
+from tests.meet.reading_unit import NOTICE, PAGES, counter, counter_reads  # noqa: F401
 from tests.remote.remote_rig import write_tone_wav
 
 WAIT_MS = 30_000

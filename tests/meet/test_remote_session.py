@@ -11,120 +11,29 @@ after a reconnection.
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from drivers.clock import SimClock
-from firmware.cli.demo import demo_config
-from firmware.config.loading import replace
-from firmware.evidence.keys import DeviceKey
 from firmware.evidence.verify import verify_path
-from firmware.ticket import encode_ticket, ticket_from_spec
-from firmware.unit.appliance import Appliance
-from tests.meet.conftest import WANG_ID, ZHAO_ID
+from tests.meet.conftest import ZHAO_ID
+from tests.meet.counter_unit import (WAIT, bind, bound_unit, events, press_next, prompt_done,
+                                     sale_spec, strings)
 from tests.meet.parts import SMS, Listener
 from tests.meet.remote_phone import Phone
-from tests.remote.remote_rig import RecordWatch, write_tone_wav
+from tests.remote.remote_rig import write_tone_wav
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
-WAIT = 60.0
 DEVICE = "dr-remote-unit"
-
-
-def unit_config(root: Path, broker, pki, sales: DeviceKey):
-    """A small simulated unit with [meet] enabled and its fleet connection to the test's
-    broker (its certificate's CN is its device id, as the broker's ACL wants)."""
-    cert, key = pki.unit(DEVICE)
-    return replace(demo_config(root, "remote-quick"),
-                   device={"id": DEVICE, "key_file": str(root / "keys" / "device.key")},
-                   camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
-                   session={"template": "remote-quick", "scripts_dir": str(SCRIPTS)},
-                   understanding={"enabled": False},
-                   ticket={"sales_public_keys": sales.public.b64,
-                           "used_dir": str(root.parent / "used")},
-                   meet={"enabled": True, "ice_servers": ""},
-                   mqtt={"url": broker.unit_url, "client_cert": cert, "client_key": key,
-                         "ca_file": pki.ca_file, "branch": "0451",
-                         "telemetry_interval_s": 30.0, "reconnect_min_s": 0.1,
-                         "reconnect_max_s": 0.5})
-
-
-def sale_spec(device_id: str) -> dict:
-    """赵敏, the policyholder, at home; 王强, the insured, at the counter."""
-    return {"application_number": "TB31012025061500017", "insurer": "示例人寿",
-            "product": {"name": "示例终身寿险", "kind": "life", "returns": "fixed",
-                        "premium_yuan": "10000.00", "frequency": "annual", "payment_years": 5,
-                        "insurance_period": {"lifetime": True}, "cooling_off_days": 15},
-            "people": [{"role": "policyholder", "name": "赵敏", "id_type": "resident_id",
-                        "id_number": ZHAO_ID, "remote": True},
-                       {"role": "insured", "name": "王强", "id_type": "resident_id",
-                        "id_number": WANG_ID}],
-            "staff_id": "S0001", "mode": "av", "scope": {"devices": [device_id]},
-            "valid_hours": 8}
 
 
 @pytest.fixture
 def counter(tmp_path, broker, pki):
-    """The unit as the daemon builds it (the appliance's own session parts), connected to the
-    fleet broker by its agent, bound to the sale; torn down in order."""
-    sales = DeviceKey.load_or_create(tmp_path / "sales" / "sales.key")
-    watch = RecordWatch()
-    app = Appliance(unit_config(tmp_path / "unit", broker, pki, sales),
-                    clock=SimClock(realtime=True, synced=True), on_record=watch)
-    try:
-        app.hardware.camera.set_scene("face")
-        app.hardware.microphone.set_source("speech")
-        app.start_fleet(request_stop=lambda code: None, logs=lambda lines: "",
-                        supervised=True)
-        assert app.agent.ready.wait(WAIT), "the unit did not connect to the fleet broker"
-        now = dt.datetime.fromtimestamp(app.clock.realtime_ns() / 1e9, dt.timezone.utc)
-        ticket = ticket_from_spec(sale_spec(app.evidence.device_id), now)
-        app.flow.bind(app.tickets.bind_text(encode_ticket(ticket, sales.sign, sales.public)))
-        app.flow.request_selftest()
-        assert app.flow.wait_idle(60)
-        assert app.flow.prompter.wait_prepared(900), "the prompts were not rendered"
-        yield app, watch, sales
-        assert app.uplinks.failures() == {}
-    finally:
-        app.close()
-
-
-def strings(value) -> list[str]:
-    """Every string in a record's data."""
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings(v)]
-    return [value] if isinstance(value, str) else []
-
-
-def events(watch: RecordWatch, kind: str, **data) -> list[dict]:
-    return [r.data for r in watch.of("EVENT", kind=kind, **data)]
-
-
-def press_next(app, watch: RecordWatch, expect_node: str | None = None,
-               refused: str | None = None) -> None:
-    """NEXT, and what the flow made of it: refused with ``refused``, or on to ``expect_node``
-    (or the script's end)."""
-    before_refused = len(events(watch, "next_refused"))
-    before_end = len(events(watch, "node_end"))
-    app.hardware.panel.press("NEXT", 0.05)
-    watch.wait(lambda w: len(events(w, "next_refused")) > before_refused
-               or len(events(w, "node_end")) > before_end, WAIT)
-    got = events(watch, "next_refused")[before_refused:]
-    if refused is not None:
-        assert [g["reason"] for g in got] == [refused]
-        return
-    assert not got, got
-    if expect_node is not None:
-        watch.wait(lambda w: events(w, "node_start", node=expect_node), WAIT)
-
-
-def prompt_done(watch: RecordWatch, node: str) -> None:
-    watch.wait(lambda w: any(p["node"] == node and p["completed"]
-                             for p in events(w, "prompt")), WAIT)
+    """The unit as the daemon builds it, connected to the fleet broker, bound to the sale:
+    ``(app, watch, sales key)``."""
+    with bound_unit(tmp_path, broker, pki, device=DEVICE, template="remote-quick",
+                    scripts=SCRIPTS) as made:
+        yield made
 
 
 def test_a_remote_policyholder_joins_drops_and_comes_back_and_the_session_verifies(
@@ -204,10 +113,7 @@ def test_a_session_without_remote_people_holds_no_meeting(counter, broker, pki):
     app, records, sales = counter
     spec = sale_spec(app.evidence.device_id)
     spec["people"][0] = {**spec["people"][0], "remote": False}
-    now = dt.datetime.fromtimestamp(app.clock.realtime_ns() / 1e9, dt.timezone.utc)
-    ticket = ticket_from_spec(spec, now)
-    app.flow.bind(app.tickets.bind_text(encode_ticket(ticket, sales.sign, sales.public)))
-    assert app.flow.wait_idle(60)
+    bind(app, sales, spec)
     app.hardware.panel.press("RECORD", 0.1)
     for node, after in (("consent", "facts"), ("facts", "close"), ("close", None)):
         records.wait(lambda w: events(w, "node_start", node=node), WAIT)

@@ -8,7 +8,6 @@ the meeting or the media code.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -20,13 +19,13 @@ import pytest
 from drivers.clock import SimClock
 from firmware.evidence.keys import DeviceKey
 from firmware.evidence.verify import verify_path
-from firmware.ticket import encode_ticket, ticket_from_spec
 from firmware.unit.appliance import Appliance
 from tests.meet.conftest import ZHAO_ID
+from tests.meet.counter_unit import (WAIT, bind, events, press_next, prompt_done, sale_spec,
+                                     unit_config)
 from tests.meet.parts import SMS, TIMEOUT, Listener, mqtt_client
 from tests.meet.remote_phone import Phone
-from tests.meet.test_remote_session import (DEVICE, WAIT, counter, events,  # noqa: F401
-                                            press_next, prompt_done, sale_spec, unit_config)
+from tests.meet.test_remote_session import DEVICE, counter  # noqa: F401
 from tests.remote.remote_rig import RecordWatch, write_tone_wav
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,13 +96,11 @@ def unconnected(tmp_path, broker, pki):
     """The same unit, its fleet agent never started (no broker reached yet)."""
     sales = DeviceKey.load_or_create(tmp_path / "sales" / "sales.key")
     watch = RecordWatch()
-    app = Appliance(unit_config(tmp_path / "unit", broker, pki, sales),
+    app = Appliance(unit_config(tmp_path / "unit", broker, pki, sales, device=DEVICE,
+                                template="remote-quick", scripts=SCRIPTS),
                     clock=SimClock(realtime=True, synced=True), on_record=watch)
     try:
-        now = dt.datetime.fromtimestamp(app.clock.realtime_ns() / 1e9, dt.timezone.utc)
-        ticket = ticket_from_spec(sale_spec(app.evidence.device_id), now)
-        app.flow.bind(app.tickets.bind_text(encode_ticket(ticket, sales.sign, sales.public)))
-        assert app.flow.wait_idle(60)
+        bind(app, sales, sale_spec(app.evidence.device_id))
         yield app, watch
     finally:
         app.close()

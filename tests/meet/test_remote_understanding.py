@@ -22,20 +22,16 @@ from pathlib import Path
 import pytest
 
 from drivers.camera.documents import IdCard
-from drivers.clock import SimClock
-from firmware.cli.demo import demo_config
-from firmware.config.loading import replace
 from firmware.evidence.crypto import MediaDecryptor, generate_insurer_key, load_insurer_private_key
-from firmware.evidence.keys import DeviceKey
 from firmware.evidence.verify import verify_path
 from firmware.office.meet.acl import RELAY_LINES, acl_block
-from firmware.ticket import encode_ticket, ticket_from_spec
 from firmware.unit.appliance import Appliance
 from firmware.unit.hardware import shared_speech_cache
 from firmware.unit.session.answers import NOTICE
 from kokoro_models import installed_kokoro
 from tests.fleet.harness import Broker
 from tests.meet.conftest import LI_ID, WANG_ID, ZHAO_ID
+from tests.meet.counter_unit import bound_unit, events, strings
 from tests.meet.parts import RELAY_B, SMS, WATCH, Listener, RelayThread, relay_settings
 from tests.meet.remote_customer import CustomerVoice, RemoteCustomer, card_picture
 from tests.remote.remote_rig import RecordWatch
@@ -50,48 +46,6 @@ YES, NO, WILLING = "我同意", "我不同意", "我愿意"
 ZHAO = IdCard("赵敏", "女", "汉", dt.date(1985, 3, 15), "北京市朝阳区演示路 17 号", ZHAO_ID)
 WANG = IdCard("王强", "男", "汉", dt.date(1990, 7, 7), "北京市东城区演示路 35 号", WANG_ID)
 LI = IdCard("李秀英", "女", "汉", dt.date(1978, 4, 12), "上海市浦东新区演示路 22 号", LI_ID)
-
-
-def sale_spec(device_id: str) -> dict:
-    return {"application_number": "TB31012025061500017", "insurer": "示例人寿",
-            "product": {"name": "示例终身寿险", "kind": "life", "returns": "fixed",
-                        "premium_yuan": "10000.00", "frequency": "annual", "payment_years": 5,
-                        "insurance_period": {"lifetime": True}, "cooling_off_days": 15},
-            "people": [{"role": "policyholder", "name": ZHAO.name, "id_type": "resident_id",
-                        "id_number": ZHAO_ID, "remote": True},
-                       {"role": "insured", "name": WANG.name, "id_type": "resident_id",
-                        "id_number": WANG_ID}],
-            "staff_id": "S0001", "mode": "av", "scope": {"devices": [device_id]},
-            "valid_hours": 8}
-
-
-def unit_config(root: Path, broker: Broker, pki, sales: DeviceKey, insurer: Path):
-    cert, key = pki.unit(DEVICE)
-    return replace(demo_config(root, "remote-understanding"),
-                   device={"id": DEVICE, "key_file": str(root / "keys" / "device.key")},
-                   camera={"width": 320, "height": 240, "fps": 15, "bitrate": 300_000},
-                   session={"template": "remote-understanding", "scripts_dir": str(SCRIPTS)},
-                   understanding={"enabled": True},
-                   encryption={"insurer_public_key": str(insurer)},
-                   ticket={"sales_public_keys": sales.public.b64,
-                           "used_dir": str(root.parent / "used")},
-                   meet={"enabled": True, "ice_servers": ""},
-                   mqtt={"url": broker.unit_url, "client_cert": cert, "client_key": key,
-                         "ca_file": pki.ca_file, "branch": "0451",
-                         "telemetry_interval_s": 30.0, "reconnect_min_s": 0.1,
-                         "reconnect_max_s": 0.5})
-
-
-def events(watch: RecordWatch, kind: str, **data) -> list[dict]:
-    return [r.data for r in watch.of("EVENT", kind=kind, **data)]
-
-
-def strings(value) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings(v)]
-    return [value] if isinstance(value, str) else []
 
 
 class Counter:
@@ -205,30 +159,19 @@ def story(pki, tmp_path_factory):
     cert, key = pki.operator("meet.relay")
     relay = RelayThread(relay_settings(root / "relay-secret", cert, key, pki.ca_file,
                                        name="relay"), broker.operator_url)
-    sales = DeviceKey.load_or_create(root / "sales" / "sales.key")
     insurer = generate_insurer_key(root / "insurer")
-    watch = RecordWatch()
-    app = Appliance(unit_config(root / "unit", broker, pki, sales, insurer.public_path),
-                    clock=SimClock(realtime=True, synced=True), on_record=watch)
     try:
-        app.hardware.camera.set_scene("face")
-        app.hardware.microphone.set_source("tone", freq=50, amplitude=0.001)   # a quiet room
-        app.start_fleet(request_stop=lambda code: None, logs=lambda lines: "",
-                        supervised=True)
-        assert app.agent.ready.wait(WAIT), "the unit did not connect to the fleet broker"
-        now = dt.datetime.fromtimestamp(app.clock.realtime_ns() / 1e9, dt.timezone.utc)
-        ticket = ticket_from_spec(sale_spec(app.evidence.device_id), now)
-        app.flow.bind(app.tickets.bind_text(encode_ticket(ticket, sales.sign, sales.public)))
-        app.flow.request_selftest()
-        assert app.flow.wait_idle(60)
-        assert app.flow.prompter.wait_prepared(900), "the prompts were not rendered"
-        counter, sid, notice = run_story(app, watch, voice, relay, broker, pki)
-        records = [r for r in watch.records if r.session == sid]
-        with MediaDecryptor(load_insurer_private_key(insurer.private_path)) as media:
-            yield {"app": app, "sid": sid, "records": records, "steps": counter.outcomes,
-                   "watch": watch, "media": media, "code": notice["code"]}
+        with bound_unit(root, broker, pki, device=DEVICE, template="remote-understanding",
+                        scripts=SCRIPTS, understanding={"enabled": True},
+                        microphone=("tone", {"freq": 50, "amplitude": 0.001}),  # a quiet room
+                        encryption={"insurer_public_key": str(insurer.public_path)}
+                        ) as (app, watch, _sales):
+            counter, sid, notice = run_story(app, watch, voice, relay, broker, pki)
+            records = [r for r in watch.records if r.session == sid]
+            with MediaDecryptor(load_insurer_private_key(insurer.private_path)) as media:
+                yield {"app": app, "sid": sid, "records": records, "steps": counter.outcomes,
+                       "watch": watch, "media": media, "code": notice["code"]}
     finally:
-        app.close()
         voice.close()
         relay.stop()
         broker.stop()
