@@ -58,7 +58,6 @@ NOTICE = "客户没有明确同意。请销售人员向客户解释清楚，然�
 REMOTE_RATE = 48_000
 MAX_ERROR_CHARS = 300
 
-_Window = AnswerWindow          # the name the answer window's own tests know it by
 
 
 def customers_all_remote(people_json: bytes | None) -> bool:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from drivers.errors import DeviceMissingError
-from firmware.unit.session.answers import (EXTEND_NS, HANGOVER_NS, PAUSE_NS, AnswerPart,
-                                           _Window)
+from firmware.unit.session.answer_source import AnswerWindow as _Window
+from firmware.unit.session.answers import EXTEND_NS, HANGOVER_NS, PAUSE_NS, AnswerPart
 from firmware.unit.session.parts import SessionContext
 from firmware.unit.session.quality import NodeOutcome
 from firmware.unit.session.script import load_template
