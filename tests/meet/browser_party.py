@@ -32,11 +32,15 @@ PHONE = {"width": 390, "height": 844}
 
 
 @contextmanager
-def call_chromium(microphone_wav: Path) -> Iterator[Browser]:
+def call_chromium(microphone_wav: Path, camera_y4m: Path | None = None) -> Iterator[Browser]:
     """Chromium with a fake camera and a microphone playing ``microphone_wav`` (48 kHz mono
-    16-bit PCM, looped), on a Playwright of its own; closed at the end."""
+    16-bit PCM, looped), on a Playwright of its own; closed at the end. The camera shows
+    Chromium's moving test pattern, or the pictures of ``camera_y4m`` (an uncompressed Y4M,
+    looped: ``--use-file-for-fake-video-capture``)."""
     flags = CHROMIUM_FLAGS + ["--use-fake-device-for-media-stream",
                               f"--use-file-for-fake-audio-capture={microphone_wav}"]
+    if camera_y4m is not None:
+        flags.append(f"--use-file-for-fake-video-capture={camera_y4m}")
     executable = chromium_executable()
     playwright = sync_playwright().start()
     try:
