@@ -130,3 +130,15 @@ class PartyPage:
 
     def close(self) -> None:
         self.context.close()
+
+
+def sign_with_a_finger(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Strokes drawn on the signature box (fractions of its size), as a finger would."""
+    box = page.locator("#ps-signature-canvas").bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
+        page.mouse.up()

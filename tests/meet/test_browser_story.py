@@ -34,14 +34,13 @@ from firmware.office.export.panels import PLACEHOLDER_GREY
 from firmware.unit.hardware import SAMPLE_SIGNATURE, shared_speech_cache
 from kokoro_models import installed_kokoro
 from session_helpers import wait_for
-from tests.meet.browser_party import PartyPage, call_chromium
+from tests.meet.browser_party import PartyPage, call_chromium, sign_with_a_finger
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.counter_unit import (WAIT, bound_unit, events, press_next, prompt_done,
                                      sale_spec)
 from tests.meet.parts import SMS, Listener
 from tests.meet.reading_unit import NOTICE, PAGES, counter_reads, reading_library
 from tests.meet.remote_customer import RATE, CustomerVoice, card_picture
-from tests.meet.test_remote_reading_browser import sign_with_a_finger
 from whisper_models import installed_whisper
 
 SCRIPTS = Path(__file__).resolve().parent / "browser_story_scripts"

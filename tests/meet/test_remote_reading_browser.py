@@ -20,7 +20,7 @@ from drivers.sigpad import load_events
 from firmware.evidence.verify import verify_path
 from firmware.unit.hardware import SAMPLE_SIGNATURE
 from session_helpers import wait_for
-from tests.meet.browser_party import PartyPage, call_chromium
+from tests.meet.browser_party import PartyPage, call_chromium, sign_with_a_finger
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.parts import SMS, Listener
 from tests.meet.counter_unit import WAIT, events, press_next, prompt_done
@@ -42,18 +42,6 @@ def shots(tmp_path) -> Path:
     out = Path(os.environ.get("DUALREC_SCREENS_DIR") or tmp_path / "screens")
     out.mkdir(parents=True, exist_ok=True)
     return out
-
-
-def sign_with_a_finger(page, strokes: list[list[tuple[float, float]]]) -> None:
-    """Strokes drawn on the signature box (fractions of its size), as a finger would."""
-    box = page.locator("#ps-signature-canvas").bounding_box()
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
-        page.mouse.up()
 
 
 def test_a_remote_party_reads_and_signs_on_the_phone_page(counter, broker, pki, relays, watch,
