@@ -109,6 +109,7 @@ def story(tmp_path_factory, spoken, kit):
         wait_for(lambda: flow.active.complete, what="script complete")
         panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
         wait_for(lambda: flow.active is None, what="session end")
+        assert flow.wait_idle(60)    # the parts heard the end: the check knows of it
         assert app.speech_check.wait_idle(600)
         yield {"app": app, "sid": sid, "steps": steps, "said_ns": said_ns, "root": root,
                "insurer": insurer}

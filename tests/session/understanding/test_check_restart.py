@@ -99,6 +99,7 @@ def test_the_next_start_resumes_the_check_after_the_session_it_records(unchecked
         assert _checks(app.evidence.spool.root, first) == []
         app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
         wait_for(lambda: app.flow.active is None, what="session end")
+        assert app.flow.wait_idle(60)    # the parts heard the end: the check knows of it
         assert app.speech_check.wait_idle(600)
         spool = app.evidence.spool.root
         [record] = _checks(spool, first)
