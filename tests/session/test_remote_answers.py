@@ -206,14 +206,16 @@ def test_a_party_admitted_after_the_question_answers_when_asked_again(story):
     story.answers(1)
     assert story.refusal() is None
     call = story.meeting.admit("p2", (0,))
-    assert story.refusal() == "missing_answer"          # not asked yet
+    assert story.refusal() == "answer_not_asked"        # only REPLAY can ask it
     story.part.tick(story.flow.ctx, story.node, PROMPT_END)
     assert len(call.listeners) == 1
     story.party_says(call, YES)                         # heard, but it was not asked
-    assert story.refusal() == "missing_answer"
+    assert story.refusal() == "answer_not_asked"
+    assert story.flow.said == [] and story.flow.signals == []
     story.part.replayed(story.flow.ctx, story.node, story.run)
     again = PROMPT_END + 10 * S
     story.ask(again)
+    assert story.refusal() == "missing_answer"          # asked now: its answer is awaited
     story.counter_says(YES, again)
     story.party_says(call, YES, again)
     answers = story.answers(3)

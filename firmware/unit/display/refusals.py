@@ -16,6 +16,7 @@ REFUSAL_WORDS: dict[str, str] = {
     "missing_answer": "还没有听到客户的回答：请客户清楚地回答后再继续。",
     "answer_negative": "客户的回答是否定的：请向客户解释清楚，再按“重播”重新询问。",
     "answer_unclear": "没有听清客户的回答：请客户靠近设备，完整地再回答一次。",
+    "answer_not_asked": "有远程参与人在提问之后才加入，还没有被问到：请按“重播”再问一次。",
     "missing_signature": "还没有签名：请客户在签字板上签名。",
     "missing_badge": "还没有识别到工牌：请销售人员把工牌二维码对准摄像头。",
     "signing": "客户正在签名：请等签完（笔离开签字板）后再继续。",

@@ -24,6 +24,7 @@ MAX_PEOPLE_JSON = 256 * 1024
 
 REASON_NEEDS: dict[str, str] = {
     "missing_answer": "answer", "answer_negative": "answer", "answer_unclear": "answer",
+    "answer_not_asked": "answer",
     "missing_photo": "photo",
     "missing_signature": "signature", "signing": "signature",
     "pages_unread": "pages",

@@ -13,7 +13,8 @@ clear yes from everyone who must answer.
   :mod:`firmware.unit.understanding.service`), one answer at a time whoever said it; results
   come back through ``ctx.post``.
 - NEXT is refused ``answer_negative`` while an answer is negative, ``answer_unclear`` while one
-  is unclear, ``missing_answer`` while one is not known yet. A party whose call is down is not
+  is unclear, ``answer_not_asked`` while a party that must answer joined (or came back) after
+  the question was asked (only REPLAY asks it), ``missing_answer`` while one is not known yet. A party whose call is down is not
   asked here: the remote parties' part refuses ``remote_disconnected`` for it. When every
   answer of an attempt is in and one is not a yes, the panel buzzes and the unit's voice tells
   the salesperson to explain and press REPLAY (:data:`NOTICE`, played through the prompter);
@@ -146,12 +147,14 @@ class AnswerPart(SessionPart):
     def refusal(self, ctx, node, run, now_ns) -> str | None:
         if "answer" not in node.requires:
             return None
-        meanings = [self._meaning_of(ctx, party) for party in self._answerers(ctx)]
-        for meaning, reason in (("negative", "answer_negative"), ("unclear", "answer_unclear"),
-                                (None, "missing_answer")):
+        answerers = self._answerers(ctx)
+        meanings = [self._meaning_of(ctx, party) for party in answerers]
+        for meaning, reason in (("negative", "answer_negative"), ("unclear", "answer_unclear")):
             if meaning in meanings:
                 return reason
-        return None
+        if any(self._not_asked(party) for party in answerers):
+            return "answer_not_asked"
+        return "missing_answer" if None in meanings else None
 
     def node_ending(self, ctx, node, run) -> None:
         if self._answering:
@@ -194,6 +197,19 @@ class AnswerPart(SessionPart):
         view = ctx.values.get(REMOTE_PARTIES)
         remote = [s.party for s in view.admitted() if s.media.connected] if view else []
         return ([COUNTER] if self._counter_answers(ctx) else []) + remote
+
+    def _not_asked(self, party: str) -> bool:
+        """Whether ``party`` has no window although the question was asked: it joined (or its
+        call came back) after the prompt ended, so only a replay can ask it."""
+        if self._attempt == 0:
+            return False
+        source = self._counter if party == COUNTER else self._parties.get(party)
+        if source is None:                  # admitted since the last tick: not followed yet
+            return True
+        if not source.armed or source.meaning is not None:   # armed: it can be asked
+            return False
+        window = source.window
+        return window is None or window.node != self._node or window.attempt != self._attempt
 
     def _meaning_of(self, ctx: SessionContext, party: str) -> str | None:
         source = self._counter if party == COUNTER else self._parties.get(party)
