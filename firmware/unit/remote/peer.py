@@ -10,7 +10,11 @@ Only what the offer holds is answered: at most one audio, one video and one data
 The answer prefers H.264 for video (the unit encodes it cheaply and records it in the same
 codec) and takes only Opus for audio (48 kHz, what the recording keeps). An offer with a data
 m-line gets the ``screen`` channel (:mod:`~firmware.unit.remote.screen_link`), negotiated on
-both sides; its events go to the party (``peer_screen``).
+both sides; its events go to the party (``peer_screen``). Its SCTP association is bounded
+(:mod:`~firmware.unit.remote.sctp_guard`): when the guard aborts it, the channel reports the
+reason (a ``refused`` event, then ``closed``) and the peer closes the whole connection, so the
+party's call fails as a dropped one does (``connectionstatechange`` to ``closed``: its streams
+lost, the party not connected) and its page must call again.
 """
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from drivers.clock import Clock
 from firmware.unit.remote.counter_feed import CounterFeed
 from firmware.unit.remote.rtp_timing import ReceiverTiming, SenderReport, attach
-from firmware.unit.remote.screen_link import ScreenEvent, ScreenLink
+from firmware.unit.remote.screen_link import SCREEN_ID, ScreenEvent, ScreenLink
+from firmware.unit.remote.sctp_guard import SctpAbort, SctpGuard
 from firmware.unit.remote.signalling import BadSignal
 
 log = logging.getLogger(__name__)
@@ -97,6 +102,7 @@ class Peer:
         self.number = number
         self.party = party
         self.screen: ScreenLink | None = None
+        self.sctp_guard: SctpGuard | None = None
         self._spawn = spawn
         self._clock = clock
         self._events = events
@@ -148,6 +154,9 @@ class Peer:
         if "application" in kinds:    # on the offer's SCTP transport, before the answer
             self.screen = ScreenLink(self._pc, self.party, self.number, self._clock,
                                      lambda event: self._events.peer_screen(self, event))
+            # before the answer: the association must not have started (its window is set)
+            self.sctp_guard = SctpGuard(self._pc.sctp, streams=(SCREEN_ID,), clock=self._clock,
+                                        on_abort=self._sctp_aborted)
         answer = await self._pc.createAnswer()
         await self._pc.setLocalDescription(answer)
         sdp = self._pc.localDescription.sdp
@@ -156,6 +165,16 @@ class Peer:
             if media.kind in chosen and media.rtp.codecs:
                 chosen[media.kind] = media.rtp.codecs[0].mimeType
         return sdp, chosen["audio"], chosen["video"]
+
+    def _sctp_aborted(self, abort: SctpAbort) -> None:
+        """The guard aborted the association: the channel says why, the connection closes
+        (its ``closed`` state reaches the party as a drop's does)."""
+        log.warning("remote party %s, connection %d: %s; closing the connection", self.party,
+                    self.number, abort)
+        if self.screen is not None:
+            self.screen.abort(str(abort))
+        if not self._closing:
+            self._spawn(self._pc.close(), f"peer{self.number}-sctp-abort")
 
     async def add_candidate(self, message: dict) -> None:
         """A trickled candidate of the party (``""``: no more)."""

@@ -8,8 +8,13 @@ module only carries messages, bounded both ways:
 
 - in: a message longer than :data:`MAX_IN_BYTES` is not handed on; it is reported as a
   ``refused`` :class:`ScreenEvent` (``reason`` ``too_large``). aiortc reassembles a message
-  before anyone sees it, so the bound limits what reaches the unit's code, not what aiortc
-  buffers (see docs/remote-media.md, "Reading and signing remotely").
+  before anyone sees it; what it may hold meanwhile is bounded below this module, on the
+  connection's SCTP association (:mod:`~firmware.unit.remote.sctp_guard`: a message over
+  128 KiB, more than 260 KiB or 1,024 chunks not yet delivered, or a stream other than this
+  channel's aborts the association). The peer then calls :meth:`ScreenLink.abort`: a
+  ``refused`` event whose ``reason`` is the guard's (``sctp_oversize: ...``,
+  ``sctp_backlog: ...``, ``sctp_stream: ...``), and the ``closed`` event that follows
+  carries the same ``reason`` (docs/remote-media.md, "Reading and signing remotely").
 - out: :meth:`ScreenLink.send` sends a batch of messages only whole: not while the channel is
   not open, and not when the channel's unsent bytes would pass :data:`MAX_BUFFERED` (a phone
   that does not read cannot make the unit hold more). Each message is at most
@@ -45,7 +50,8 @@ class ScreenEvent:
     """Something of a party's screen channel. ``kind``: ``open`` (it can carry messages now),
     ``closed`` (no more: the connection dropped, was replaced or the call ended),
     ``message`` (``data``: text or bytes as the party sent it), ``refused`` (a message not
-    handed on: ``reason``). ``connection``: the call's connection it came on (1, 2, ...);
+    handed on, or the connection's SCTP association aborted: ``reason``; a ``closed`` after
+    an abort has it too). ``connection``: the call's connection it came on (1, 2, ...);
     ``at_ns``: when the unit had it (CLOCK_MONOTONIC)."""
 
     kind: str
@@ -79,6 +85,7 @@ class ScreenLink:
         self._on_event = on_event
         self._was_open = False
         self._closed = False
+        self._abort_reason: str | None = None
         self.sent_messages = 0
         self.sent_bytes = 0
         self._channel: RTCDataChannel = pc.createDataChannel(SCREEN_LABEL, negotiated=True,
@@ -131,10 +138,19 @@ class ScreenLink:
         self.sent_bytes += total
         return True
 
+    def abort(self, reason: str) -> None:
+        """The connection's SCTP association is being aborted for ``reason`` (before the
+        channel closes): a ``refused`` event with it, and the ``closed`` that follows will
+        carry it. Nothing once closed."""
+        if self._closed or self._abort_reason is not None:
+            return
+        self._abort_reason = reason
+        self._event("refused", reason=reason)
+
     def close(self) -> None:
         """No more events from this channel (a ``closed`` one if it had opened). Safe twice."""
         if self._closed:
             return
         self._closed = True
         if self._was_open:
-            self._event("closed")
+            self._event("closed", reason=self._abort_reason)
