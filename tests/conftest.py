@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import SimClock
+from drivers.worker_environment import QUIET
 from firmware.evidence.store import Evidence
 from firmware.evidence.keys import DeviceKey
 
@@ -18,9 +19,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config):
     """Prompts rendered by the voice are shared by every test (and kept between runs): they
-    are cached by the hash of text, voice, pace and model, so sharing changes nothing else."""
+    are cached by the hash of text, voice, pace and model, so sharing changes nothing else.
+    onnxruntime's telemetry is off as on the unit (drivers/worker_environment.py)."""
     os.environ.setdefault("DUALREC_SPEECH_CACHE",
                           str(Path(sys.prefix) / "share" / "dualrec-speech-cache"))
+    os.environ.update(QUIET)     # onnxruntime loaded in the tests' own process stays quiet too
 
 
 def pytest_collection_modifyitems(config, items):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -30,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-import drivers
 from drivers.errors import BadDriverArgument, DeviceLostError, DeviceMissingError, DriverError
 from drivers.speech import whisper_assets
 from drivers.speech.pcm import SAMPLE_RATE, read_wav16k
 from drivers.speech.recognizer_worker import WorkerConfig
+from drivers.worker_environment import worker_environment
 
 log = logging.getLogger(__name__)
 
@@ -263,9 +262,7 @@ class Recognizer:
             vad=self.options.vad, temperatures=tuple(self.options.temperatures),
             encoder_min_s=self.options.encoder_min_s)
         ours, theirs = socket.socketpair()
-        root = str(Path(drivers.__file__).resolve().parent.parent)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
+        env = worker_environment()
         try:
             process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_MAIN,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -33,10 +32,10 @@ from drivers.speech.kokoro_assets import (CHUNK_TOKENS, DEFAULT_VOICE, MAX_SPEED
                                           verify)
 from drivers.speech.prompt_files import check_text
 from drivers.speech.synthesizer_worker import IDLE_EXIT, REQUIREMENTS, WorkerConfig
+from drivers.worker_environment import worker_environment
 
 # the directory holding the ``drivers`` package: put first on the worker's PYTHONPATH so it
 # runs this very code whether or not the package is installed
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 # run with -c rather than -m: the package imports the worker module (for its protocol), and
 # runpy would then execute a second copy of it as __main__
 _WORKER_MAIN = ("import sys; from drivers.speech.synthesizer_worker import main; "
@@ -199,9 +198,7 @@ class Synthesizer:
         if self._process is not None:
             self._reap()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        environment = dict(os.environ)
-        environment["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, environment.get("PYTHONPATH", "")) if p)
+        environment = worker_environment()
         try:
             process = subprocess.Popen(
                 [self._python, "-c", _WORKER_MAIN, "--fd", str(theirs.fileno()),

@@ -25,7 +25,6 @@ stills as the JPEG the camera made.
 from __future__ import annotations
 
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -41,8 +40,8 @@ from drivers.vision.inputs import check_array, check_encoded
 from drivers.vision.model_files import VISION_MODELS, verified_path
 from drivers.vision.wire import Wire, encode_json
 from drivers.vision.worker_config import WorkerConfig
+from drivers.worker_environment import worker_environment
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _WORKER_MAIN = "import sys; from drivers.vision.worker import main; main(sys.argv[1:])"
 MAX_REPLY = 1024 * 1024     # 400 OCR lines of 200 characters with their boxes fit
 _LIBRARIES = (("cv2", "opencv-python-headless==4.14.0.94"),
@@ -221,9 +220,7 @@ class VisionService:
             return
         self._reap()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        environment = dict(os.environ)
-        environment["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, environment.get("PYTHONPATH", "")) if p)
+        environment = worker_environment()
         began = time.monotonic()
         try:
             process = subprocess.Popen(

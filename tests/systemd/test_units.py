@@ -53,6 +53,7 @@ def test_the_appliance_service(unit):
                                  "--validate-config"]
     assert s["ExecStart"] == [f"{INSTALLED_BIN}/dualrec run --config {CONFIG}"]
     assert "MALLOC_ARENA_MAX=2" in s["Environment"]
+    assert "ORT_DISABLE_TELEMETRY=1" in s["Environment"]
     assert words(s["SupplementaryGroups"]) == {"video", "audio", "gpio", "input"}
     assert {v.split()[0] for v in s["DeviceAllow"]} == {
         "char-video4linux", "char-media", "char-dma_heap", "char-gpiochip", "char-input",
