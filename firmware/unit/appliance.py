@@ -209,7 +209,9 @@ class Appliance:
                 Understanding(models_dir(self.config)), rate=hw.microphone.rate,
                 channels=hw.microphone.channels,
                 say=lambda node, text: prompter().play(node, text),
-                prepare=lambda texts, wpm: prompter().prepare(texts, wpm)))
+                prepare=lambda texts, wpm: prompter().prepare(texts, wpm),
+                parties_understanding=Understanding(models_dir(self.config))
+                if self.config.meet.enabled else None))   # theirs never wait for the counter's
             parts.append(self.speech_check.part)
         else:                              # only that the customer made a sound
             parts.append(AnswerWindowPart())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -231,3 +232,51 @@ def test_answer_files_are_named_only_by_safe_party_ids(party):
         check_source_name(party)
     assert answer_file_name("consent", "p12", 3) == "consent-answer-p12-3.json"
     assert answer_file_name("consent", "counter", 3) == "consent-answer-3.json"
+
+
+class HeldUnderstanding(ToneUnderstanding):
+    """A recogniser that hears nothing until ``go`` is set (the counter's worker, busy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.started = threading.Event()
+
+    def answer(self, pcm: bytes, rate: int, channels: int, lists) -> Heard:
+        self.started.set()
+        assert self.go.wait(30), "the held recogniser was never let go"
+        return super().answer(pcm, rate, channels, lists)
+
+    def abort(self) -> None:
+        self.go.set()
+
+
+def test_a_partys_answer_does_not_wait_behind_the_counters_on_a_worker_of_its_own():
+    """With a second worker for the parties, the party's answer is decided while the counter's
+    worker is still busy with the counter's answer; each worker hears only its own."""
+    meeting = Meeting()
+    flow = Flow(people(counter_customer=True), meeting)
+    counter, parties = HeldUnderstanding(), ToneUnderstanding()
+    part = AnswerPart(counter, rate=COUNTER_RATE, channels=1,
+                      say=lambda node, text: flow.said.append(text),
+                      parties_understanding=parties)
+    node = TEMPLATE.nodes[0]
+    story = Story(part, flow, meeting, counter, node, NodeOutcome(node.id, node.title,
+                                                                  node.kind, 0))
+    try:
+        part.session_started(flow.ctx)
+        call = meeting.admit("p1")
+        part.node_started(flow.ctx, node, story.run)
+        story.ask()
+        story.counter_says(YES)
+        assert counter.started.wait(30)                    # the counter's worker is busy
+        story.party_says(call, YES)
+        [remote] = story.answers(1)
+        assert (remote["party"], remote["meaning"]) == ("p1", "affirmative")
+        assert story.refusal() == "missing_answer"         # the counter's is still being heard
+        counter.go.set()
+        assert story.answers(2)[1]["party"] == "counter" and story.refusal() is None
+        assert counter.heard == [COUNTER_RATE] and parties.heard == [PARTY_RATE]
+    finally:
+        counter.go.set()
+        part.close()

@@ -10,8 +10,10 @@ clear yes from everyone who must answer.
   followed (``media.listen``) from when it is first seen at an answer node to the session's
   end; a party admitted after the question was asked answers when it is asked again (REPLAY).
 - Recognition runs on a thread of this part (the understanding worker process does the work,
-  :mod:`firmware.unit.understanding.service`), one answer at a time whoever said it; results
-  come back through ``ctx.post``.
+  :mod:`firmware.unit.understanding.service`; :mod:`.answer_recogniser`), one answer at a time;
+  the remote parties' answers on a second one with a worker of its own when the unit is given
+  one, so that a party's answer does not wait behind the counter's. Results come back through
+  ``ctx.post``.
 - NEXT is refused ``answer_negative`` while an answer is negative, ``answer_unclear`` while one
   is unclear, ``answer_not_asked`` while a party that must answer joined (or came back) after
   the question was asked (only REPLAY asks it), ``missing_answer`` while one is not known yet. A party whose call is down is not
@@ -32,21 +34,19 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
-import time
 from typing import Any, Callable
 
 from firmware.unit.session.answer_source import (COUNTER, EXTEND_NS, HANGOVER_NS, NS, PAUSE_NS,
                                                  AnswerJob, AnswerSource, AnswerWindow,
                                                  answer_file_name, block_dbfs)
+from firmware.unit.session.answer_recogniser import AnswerRecogniser
 from firmware.unit.session.parts import SessionContext, SessionPart
 from firmware.unit.session.quality import NodeOutcome
 from firmware.unit.session.remote_parties import REMOTE_PARTIES
 from firmware.unit.session.script import ScriptNode
 from firmware.unit.session.session_end import UNDERSTOOD
 from firmware.unit.understanding.answers import word_lists_sha256
-from firmware.unit.understanding.service import Heard, RecogniserUnavailable, Understanding
+from firmware.unit.understanding.service import Heard, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +71,25 @@ def customers_all_remote(people_json: bytes | None) -> bool:
 
 
 class AnswerPart(SessionPart):
-    """``understanding`` does the recognition (this part closes it); ``say(node, text)``
-    plays a text through the prompter and returns its play; ``prepare(texts, wpm)`` renders
-    texts ahead (the prompter's). ``rate``/``channels`` are the microphone's."""
+    """``understanding`` does the recognition (this part closes it); ``parties_understanding``
+    (a worker of its own, also closed here) hears the remote parties' answers, so that theirs
+    never wait behind the counter's (None: ``understanding`` hears them too);
+    ``say(node, text)`` plays a text through the prompter and returns its play;
+    ``prepare(texts, wpm)`` renders texts ahead (the prompter's). ``rate``/``channels`` are
+    the microphone's."""
 
     name = "answers"
 
     def __init__(self, understanding: Understanding, *, rate: int, channels: int,
                  say: Callable[[str, str], Any],
                  prepare: Callable[[list[str], int], None] | None = None,
-                 notice: str = NOTICE) -> None:
-        self._understanding = understanding
+                 notice: str = NOTICE,
+                 parties_understanding: Understanding | None = None) -> None:
+        self._recogniser = AnswerRecogniser(understanding, "answer-recogniser",
+                                            lambda: self._lists, self._heard)
+        self._party_recogniser = self._recogniser if parties_understanding is None else \
+            AnswerRecogniser(parties_understanding, "party-answer-recogniser",
+                             lambda: self._lists, self._heard)
         self._say, self._prepare, self.notice = say, prepare, notice
         self._counter = AnswerSource(COUNTER, rate, channels, self._dispatch)
         self._parties: dict[str, AnswerSource] = {}    # the flow's thread only
@@ -94,10 +102,6 @@ class AnswerPart(SessionPart):
         self._attempt = 0
         self._notice_due = False                 # a no or an unclear answer in this attempt
         self._notice_play = None
-        self._jobs: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._recognise, name="answer-recogniser",
-                                        daemon=True)
-        self._thread.start()
         self._closed = False
 
     # -- the flow's thread ------------------------------------------------------------------
@@ -108,7 +112,7 @@ class AnswerPart(SessionPart):
         self._all_remote = customers_all_remote(getattr(ctx.binding, "people_json", None))
         self._parties = {}
         if any("answer" in n.requires for n in template.nodes):
-            self._jobs.put(("warm", None))
+            self._recogniser.warm()
             if self._prepare is not None:
                 self._prepare([self.notice], template.words_per_minute)
 
@@ -129,7 +133,9 @@ class AnswerPart(SessionPart):
     def prompt_started(self, ctx, node, run, play) -> None:
         if "answer" in node.requires and play is not self._notice_play:
             self._new_question()
-            self._jobs.put(("warm", None))
+            self._recogniser.warm()
+            if self._parties:
+                self._party_recogniser.warm()
 
     def replayed(self, ctx, node, run) -> None:
         self._new_question()
@@ -171,18 +177,20 @@ class AnswerPart(SessionPart):
 
     def session_ended(self, ctx: SessionContext, summary: dict) -> None:
         self._ctx = None
-        self._jobs.put(("release", None))       # the worker's memory back while idle
+        for recogniser in self._recognisers():   # the workers' memory back while idle
+            recogniser.release()
 
     def close(self) -> None:
-        """Stop the recognition thread and the understanding worker; safe twice."""
+        """Stop the recognition threads and the understanding workers; safe twice."""
         if self._closed:
             return
         self._closed = True
         self._unsubscribe()
-        self._jobs.put(("stop", None))
-        self._understanding.abort()             # an answer being heard is not waited for
-        self._thread.join(timeout=30)
-        self._understanding.close()
+        for recogniser in self._recognisers():
+            recogniser.close()
+
+    def _recognisers(self) -> list[AnswerRecogniser]:
+        return list({id(r): r for r in (self._recogniser, self._party_recogniser)}.values())
 
     # -- who answers (the flow's thread) -----------------------------------------------------
     def _counter_answers(self, ctx: SessionContext) -> bool:
@@ -226,6 +234,8 @@ class AnswerPart(SessionPart):
             if seated.party in self._parties:
                 continue
             source = AnswerSource(seated.party, REMOTE_RATE, 1, self._dispatch)
+            if not self._parties and self._answering:
+                self._party_recogniser.warm()     # the first party: its worker loads now
             self._parties[seated.party] = source
             try:
                 source.unsubscribe = seated.media.listen(source.feed)
@@ -254,44 +264,18 @@ class AnswerPart(SessionPart):
                   promoted: AnswerWindow | None) -> None:
         """What a source's audio produced (any thread): jobs queued for the recogniser; a
         window whose answer is now known committed on the flow's thread."""
+        recogniser = self._recogniser if source is self._counter else self._party_recogniser
         for job in jobs:
-            self._jobs.put(("job", (source, job)))
+            recogniser.submit(source, job)
         ctx = self._ctx
         if promoted is not None and ctx is not None:
             ctx.post(lambda: self._try_commit(source, promoted))
 
-    # -- the recogniser's thread ------------------------------------------------------------
-    def _recognise(self) -> None:
-        while True:
-            kind, item = self._jobs.get()
-            if kind == "stop":
-                return
-            try:
-                if kind == "warm":
-                    self._understanding.prepare()
-                elif kind == "release":
-                    self._understanding.release()
-                else:
-                    self._hear(*item)
-            except Exception as exc:  # noqa: BLE001 - warm/release failures show at the answer
-                log.warning("speech understanding (%s): %s", kind, exc)
-
-    def _hear(self, source: AnswerSource, job: AnswerJob) -> None:
-        if source.stale(job):
-            return
-        began = time.monotonic()
-        heard, error = None, None
-        try:
-            heard = self._understanding.answer(job.pcm, source.rate, source.channels,
-                                               self._lists)
-        except RecogniserUnavailable as exc:
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not understood", on record
-            error = f"{type(exc).__name__}: {exc}"
-        wall_ms = int((time.monotonic() - began) * 1000)
+    def _heard(self, source: AnswerSource, job: AnswerJob, result: tuple) -> None:
+        """A recogniser's result (its thread): decided on the flow's thread."""
         ctx = self._ctx
         if ctx is not None:
-            ctx.post(lambda: self._result(source, job, (heard, error, wall_ms)))
+            ctx.post(lambda: self._result(source, job, result))
 
     # -- back on the flow's thread ----------------------------------------------------------
     def _result(self, source: AnswerSource, job: AnswerJob, result: tuple) -> None:
