@@ -4,9 +4,11 @@ customer's reading, and what goes on the chain.
 At the node's start every document the template and the ticket name is read from the library
 and its SHA-256 checked (:meth:`DocumentLibrary.open`); one that is missing, altered or not a
 PDF keeps NEXT refused with ``document_missing`` for the whole node. The customer's input from
-the screen (turn, shown, read, viewers) drives a :class:`ReadingTracker`; NEXT is refused with
-``pages_unread`` until every page of every document was on screen for its minimum time and
-"我已阅读" was pressed for each.
+the screen (turn, shown, read, viewers) drives a :class:`ReadingTracker`; when the counter's
+reading is ``required`` (someone who reads at this node is at the counter:
+:mod:`firmware.unit.session.node_duties`), NEXT is refused with ``pages_unread`` until every
+page of every document was on screen for its minimum time and "我已阅读" was pressed for each.
+When it is not, the documents are still shown and what is read still recorded.
 
 On the chain (``record(kind, data)``, the session's EVENTs):
 
@@ -54,11 +56,14 @@ def node_documents(template_documents: Sequence[str], ticket_documents: Sequence
 
 
 class ReadingNode:
-    """The reading of ``documents`` (SHA-256s) at node ``node_id``; see the module docstring."""
+    """The reading of ``documents`` (SHA-256s) at node ``node_id``; see the module docstring.
+    ``required``: NEXT waits for the counter's reading."""
 
     def __init__(self, node_id: str, documents: Sequence[str], library: DocumentLibrary,
-                 clock: Clock, record: Callable[[str, dict], object]) -> None:
+                 clock: Clock, record: Callable[[str, dict], object], *,
+                 required: bool = True) -> None:
         self.node_id = node_id
+        self.required = required
         self._clock = clock
         self._record = record
         self._library = library
@@ -86,7 +91,7 @@ class ReadingNode:
     def refusal(self, now_ns: int) -> str | None:
         if self.missing:
             return "document_missing"
-        if self.tracker is not None and self.tracker.unread(now_ns):
+        if self.required and self.tracker is not None and self.tracker.unread(now_ns):
             return "pages_unread"
         return None
 

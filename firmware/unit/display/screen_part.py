@@ -14,7 +14,11 @@ page by page (:class:`~firmware.unit.display.reading_node.ReadingNode`, which al
 What the node still needs is worked out from every refusal that stands now, not only the first
 the flow would give: the other parts (``peers``) are asked, and the flow's own checks (prompt
 playing, pen on the pad, minimum time, a signature) are repeated from the same facts. A part's
-``refusal`` is a question without side effects, so asking it every tick is safe.
+``refusal`` is a question without side effects, so asking it every tick is safe. Whether the
+pad's signature and the counter's reading are needed at all is decided by
+:func:`~firmware.unit.session.node_duties.node_duties`, as the flow decides it: only when
+someone who signs / reads at the node is at the counter. Without one, the live signature is
+not shown and the documents are shown without being required.
 
 On the chain, as the session's EVENTs: ``screen`` for each :class:`ScreenChange` (``part``: which
 part of the screen, ``at_ns``: when, ``sha256``: of that part's canonical JSON as shown,
@@ -49,6 +53,7 @@ from firmware.unit.display.session_view import (COMPLETE_STATUS, idle_view, need
 from firmware.unit.display.start_refusals import StartRefusals
 from firmware.unit.display.view import Caption, DisplayView, NodeView, Refusal
 from firmware.unit.session.binding import FlowSnapshot
+from firmware.unit.session.node_duties import node_duties, session_people, shows_documents
 from firmware.unit.session.parts import SessionContext, SessionPart
 from firmware.unit.session.quality import NodeOutcome
 from firmware.unit.session.script import ScriptNode
@@ -130,6 +135,7 @@ class ScreenPart(SessionPart):
         self._refusal: Refusal | None = None
         self._reading: ReadingNode | None = None
         self._signature = False
+        self._pad_wanted = False      # someone who signs at this node is at the counter
         self._complete = False
         self._viewers: int | None = None
 
@@ -217,8 +223,7 @@ class ScreenPart(SessionPart):
         own = self.refusal(ctx, node, run, now_ns)
         if own is not None:
             reasons.add(own)
-        if "signature" in node.requires and not (self._pen is not None
-                                                 and self._pen.has_signature):
+        if self._pad_wanted and not (self._pen is not None and self._pen.has_signature):
             reasons.add("missing_signature")
         return reasons
 
@@ -284,9 +289,12 @@ class ScreenPart(SessionPart):
         self._caption = caption_of(mask_names(ctx.binding.prompt(node), self._names))
         documents = node_documents(node.documents, ctx.binding.documents) \
             if node.kind == "documents" else ()
-        self._reading = ReadingNode(node.id, documents, self._library, self._clock,
-                                    ctx.event) if documents else None
-        if "signature" in node.requires:
+        duties = node_duties(node, session_people(ctx),
+                             reads=shows_documents(node, ctx.binding.documents))
+        self._reading = ReadingNode(node.id, documents, self._library, self._clock, ctx.event,
+                                    required=duties.counter_reads) if documents else None
+        self._pad_wanted = duties.counter_signs
+        if self._pad_wanted:
             self._server.signature_begin(self._pad_info)
             self._signature = True
         self._show(ctx.now_ns())
@@ -330,6 +338,7 @@ class ScreenPart(SessionPart):
         if self._signature:
             self._server.signature_begin(None)
             self._signature = False
+        self._pad_wanted = False
         self._refusal = None
         self._drain()
 

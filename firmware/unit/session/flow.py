@@ -19,9 +19,12 @@ from drivers.panel import PanelEvent
 from firmware.evidence.store import Evidence
 from firmware.unit.recorder import Recorder
 from firmware.unit.session.binding import Binding, FlowSnapshot
+from firmware.unit.session.node_duties import (NodeDuties, node_duties, session_people,
+                                               shows_documents)
 from firmware.unit.session.parts import SessionContext, SessionPart
 from firmware.unit.session.prompter import Prompter
 from firmware.unit.session.quality import NodeOutcome, check_session
+from firmware.unit.session.remote_parties import REMOTE_PARTIES
 from firmware.unit.session.script import ScriptNode
 from firmware.unit.session.selftest import SelfTest
 from firmware.unit.session.session_end import SessionEnd
@@ -300,6 +303,14 @@ class SessionFlow:
             return None
         return a.binding.template.nodes[a.index]
 
+    def _duties(self, node: ScriptNode) -> NodeDuties:
+        """Who must sign and read at ``node``, and where (the parties admitted so far)."""
+        ctx = self.active.ctx
+        remote = ctx.values.get(REMOTE_PARTIES)
+        parties = {s.party: s.seats for s in remote.admitted()} if remote is not None else {}
+        return node_duties(node, session_people(ctx), parties,
+                           reads=shows_documents(node, ctx.binding.documents))
+
     def _start_node(self, index: int) -> None:
         a = self.active
         a.index = index
@@ -313,7 +324,7 @@ class SessionFlow:
         log.info("node %d/%d %s: %s", index + 1, len(a.binding.template.nodes), node.id,
                  node.title)
         self._event("node_start", {"node": node.id, "index": index, "title": node.title,
-                                   "at_ns": now})
+                                   "at_ns": now, **self._duties(node).as_record()})
         for part in self.parts:
             part.node_started(a.ctx, node, run)
         play = self.prompter.play(node.id, a.binding.prompt(node))
@@ -337,8 +348,8 @@ class SessionFlow:
             reason = part.refusal(self.active.ctx, node, run, now_ns)
             if reason is not None:
                 return reason
-        if "signature" in node.requires and not self.recorder.has_signature:
-            return "missing_signature"
+        if self._duties(node).counter_signs and not self.recorder.has_signature:
+            return "missing_signature"          # someone who signs here is at the counter
         return None
 
     def _next(self, at_ns: int) -> None:
@@ -355,14 +366,15 @@ class SessionFlow:
                     part.refused(a.ctx, node, reason)
             return
         run = a.nodes[-1]
-        if "signature" in node.requires:
+        duties = self._duties(node)
+        if "signature" in node.requires:   # what the pad holds is sealed, required or not
             rec = self.recorder.seal_signature(f"{node.id}-signature", {"node": node.id})
             run.signature = rec.files[0].path if rec else None
         for part in self.parts:
             part.node_ending(a.ctx, node, run)
         run.end_ns = self.clock.monotonic_ns()
         self._event("node_end", {"node": node.id, "start_ns": run.start_ns,
-                                 "end_ns": run.end_ns})
+                                 "end_ns": run.end_ns, **duties.as_record()})
         if a.index + 1 < len(a.binding.template.nodes):
             self._start_node(a.index + 1)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from firmware.unit.session.node_duties import SalePerson, node_duties
 from firmware.unit.session.script import ScriptTemplate
 
 NO_FACE_SECONDS = 3          # this long with no face in frame is a finding
@@ -59,6 +60,7 @@ class SessionFacts:
     clock_synced_end: bool
     mode: str = "av"
     understood: frozenset[str] = frozenset()   # nodes whose answer was heard as a clear yes
+    people: tuple[SalePerson, ...] | None = None   # the sale's customers (None: unknown)
 
 
 def _runs(samples: list[dict], bad, min_ns: int) -> list[tuple[int, int]]:
@@ -92,13 +94,14 @@ def check_session(facts: SessionFacts) -> list[QualityFinding]:
     by_id = {n.id: n for n in facts.nodes}
     for node in facts.template.nodes:
         run = by_id.get(node.id)
+        pad = node_duties(node, facts.people).counter_signs    # as NEXT asked for the pad
         if run is None or run.end_ns is None:
             found.append(QualityFinding("node_missing", f"node {node.id} ({node.title}) was "
                                         "not completed", node.id,
                                         run.start_ns if run else None, None))
             for need, check in (("signature", "missing_signature"), ("photo", "missing_photo")):
-                if need in node.requires and not (run and (run.signature if need == "signature"
-                                                           else run.photos)):
+                if need in node.requires and (pad or need != "signature") and not (
+                        run and (run.signature if need == "signature" else run.photos)):
                     found.append(QualityFinding(check, f"no {need} was captured", node.id,
                                                 run.start_ns if run else None, None))
             continue
@@ -115,7 +118,7 @@ def check_session(facts: SessionFacts) -> list[QualityFinding]:
             if voiced is None or voiced < SILENT_ANSWER_VOICED:
                 found.append(QualityFinding("silent_answer", "no clear answer was heard in the "
                                             "answer window", node.id, start, end))
-        if "signature" in node.requires and not run.signature:
+        if pad and not run.signature:
             found.append(QualityFinding("missing_signature", "no signature was captured",
                                         node.id, run.start_ns, run.end_ns))
         if "photo" in node.requires and not run.photos:

@@ -11,11 +11,15 @@ on screen and presses "我已阅读"; a :class:`~firmware.unit.display.reading.R
 party counts its time, as the counter's does. At a signature node the party signs with a
 finger; the strokes are sealed as the party's own file.
 
-NEXT is refused ``remote_reading`` while an admitted party has unread pages (or has not
-pressed "我已阅读") at a reading node, ``remote_signing`` at a signature node until every
-admitted party's finger signature is sealed, and ``document_missing`` when the node's
-documents cannot be shown. A party that drops keeps its reading: its page stops counting
-while it is away and its tracker waits for it.
+NEXT is refused ``remote_reading`` while an admitted party that must read has unread pages
+(or has not pressed "我已阅读") at a reading node, ``remote_signing`` at a signature node until
+the finger signature of every admitted party that must sign is sealed, and ``document_missing``
+when the node's documents cannot be shown. Which parties must read and sign is decided by
+:func:`~firmware.unit.session.node_duties.node_duties` (the node's ``readers`` / ``signers``
+and the people each party holds); a party that need not sign is not asked to and its
+signature is refused, and one that need not read may read without being waited for. A party
+that drops keeps its reading: its page stops counting while it is away and its tracker waits
+for it.
 
 On the chain (EVENTs of the session, no name or ID number; docs/evidence-format.md): the
 counter's ``screen_page``, ``screen_read`` and ``screen`` records with ``party``, the SEGMENT
@@ -31,6 +35,7 @@ to the flow with ``ctx.post``; pages are rendered on one thread of the part's ow
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from typing import TYPE_CHECKING, Any, Callable
@@ -45,11 +50,13 @@ from firmware.unit.display.reading_node import node_documents
 from firmware.unit.display.screen_part import caption_of
 from firmware.unit.display.session_view import COMPLETE_STATUS, people_of
 from firmware.unit.display.view import Caption, DisplayView, NodeView, Refusal
+from firmware.unit.session.node_duties import (NodeDuties, node_duties, session_people,
+                                               shows_documents)
 from firmware.unit.session.parts import SessionContext, SessionPart
 from firmware.unit.session.party_pages import PagePictures
 from firmware.unit.session.party_screen import (MAX_CHANNEL_RECORDS, MAX_REFUSAL_RECORDS,
                                                 INPUT_RATE, PartyScreen, party_view, view_key)
-from firmware.unit.session.remote_parties import REMOTE_PARTIES
+from firmware.unit.session.remote_parties import REMOTE_PARTIES, RemoteSeated
 from firmware.unit.session.screen_messages import (FingerSignature, ImageRequest,
                                                    PageOnScreen, PageTurn, PartyMessage,
                                                    ReadConfirmed, ScreenMessageError,
@@ -86,6 +93,7 @@ class RemoteScreenPart(SessionPart):
         self._ctx = ctx
         self._active = False              # the session's sale has remote seats
         self._parties: dict[str, PartyScreen] = {}
+        self._seats: dict[str, tuple[int, ...]] = {}   # party -> the sale's people it holds
         self._people: tuple = ()
         self._names: tuple = ()
         self._node: "ScriptNode | None" = None
@@ -98,14 +106,23 @@ class RemoteScreenPart(SessionPart):
         self._missing = False
 
     # -- who is there ----------------------------------------------------------------------
-    def _admitted(self, ctx: SessionContext) -> dict[str, Any]:
+    def _admitted(self, ctx: SessionContext) -> dict[str, RemoteSeated]:
         remote = ctx.values.get(REMOTE_PARTIES)
-        return {} if remote is None else {s.party: s.media for s in remote.admitted()}
+        return {} if remote is None else {s.party: s for s in remote.admitted()}
+
+    def _duties(self, ctx: SessionContext, node: "ScriptNode",
+                seats: dict[str, tuple[int, ...]] | None = None) -> NodeDuties:
+        """Who must sign and read at ``node``: the parties by the people they hold (``seats``:
+        party -> seats; the parties followed when None)."""
+        return node_duties(node, session_people(ctx), self._seats if seats is None else seats,
+                           reads=shows_documents(node, ctx.binding.documents))
 
     def _follow(self, ctx: SessionContext) -> None:
         """Start following newly admitted parties' screens; forget released ones."""
         admitted = self._admitted(ctx)
-        for party, media in admitted.items():
+        self._seats = {party: seated.seats for party, seated in admitted.items()}
+        for party, seated in admitted.items():
+            media = seated.media
             if party in self._parties or not hasattr(media, "on_screen"):
                 continue
             screen = PartyScreen(party, media)
@@ -191,15 +208,18 @@ class RemoteScreenPart(SessionPart):
         admitted = self._admitted(ctx) if self._active else {}
         if not admitted or self._node is not node:
             return None
-        screens = [self._parties.get(p) for p in admitted]
+        duties = self._duties(ctx, node, {p: s.seats for p, s in admitted.items()})
+        readers = [self._parties.get(p) for p, s in admitted.items()
+                   if duties.party_reads(s.seats)]
+        signers = [self._parties.get(p) for p, s in admitted.items()
+                   if duties.party_signs(s.seats)]
         if node.kind == "documents":
             if self._missing:
                 return "document_missing"
             if self._documents and any(s is None or s.tracker is None
-                                       or s.tracker.unread(now_ns) for s in screens):
+                                       or s.tracker.unread(now_ns) for s in readers):
                 return "remote_reading"
-        if "signature" in node.requires and any(s is None or node.id not in s.signatures
-                                                for s in screens):
+        if any(s is None or node.id not in s.signatures for s in signers):
             return "remote_signing"
         return None
 
@@ -258,11 +278,17 @@ class RemoteScreenPart(SessionPart):
         if screen.connection is None or self._ctx is None:
             return
         node = self._node
+        duties = self._duties(self._ctx, node) if node is not None else None
+        seats = self._seats.get(screen.party, ())
         signature = screen.signature_state(
             node.id if node is not None and not self._complete else None,
-            node is not None and "signature" in node.requires)
+            duties is not None and duties.party_signs(seats))
         try:
-            view = party_view(self._base_view(now_ns), screen, now_ns, signature)
+            base = self._base_view(now_ns)
+            view = party_view(base, screen, now_ns, signature)
+            if duties is not None and not duties.party_reads(seats):   # may read, not asked to
+                view = dataclasses.replace(view, refusal=base.refusal, needs=tuple(
+                    n for n in view.needs if n != "pages"))
         except ViewError as exc:
             log.error("remote party %s: the view cannot be shown: %s", screen.party, exc)
             return
@@ -386,6 +412,9 @@ class RemoteScreenPart(SessionPart):
         if node is None or self._complete or "signature" not in node.requires \
                 or signature.node != node.id:
             raise ScreenMessageError("$.node", "this step takes no signature", "signature")
+        if not self._duties(ctx, node).party_signs(self._seats.get(screen.party, ())):
+            raise ScreenMessageError("$.node", "this step takes no signature from this party "
+                                     "(the template's signers hold no seat of it)", "signature")
         if node.id in screen.signatures:
             raise ScreenMessageError("$.node", "this step's signature is sealed already",
                                      "signature")

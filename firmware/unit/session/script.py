@@ -15,6 +15,12 @@ Speech understanding reads two more things from a template (both optional):
   included: proof the statement was audible) and ``salesperson_phrases`` (heard during the
   node outside the unit's prompts: said by someone at the counter), checked after the session.
 
+A node may name who acts at it (issue 17): ``signers = ["policyholder", "insured"]`` at a
+node that requires a signature, ``readers = [...]`` at a node of kind ``documents``; roles from
+:data:`ACTOR_ROLES` (docs/people.md), each once. Without them, every customer of the sale acts.
+Where each is (the counter or a remote phone) comes from the sale:
+:mod:`firmware.unit.session.node_duties` (docs/script-templates.md).
+
 A node of fixed wording may name the insurer's recording of its prompt, played instead of the
 unit's voice: ``recording = "<SHA-256 of the WAV file>"``. The file is installed in
 ``[speech] recorded_dir`` named by the SHA-256 of the prompt's exact text (``<sha256>.wav``,
@@ -33,11 +39,14 @@ from pathlib import Path
 from typing import Iterable
 
 from firmware.errors import ConfigError
+from firmware.people.customers import GUARDIAN, INSURED, POLICYHOLDER
 from firmware.unit.understanding.answers import WordLists, check_word_lists, read_word_lists
 
 NODE_KINDS = ("consent", "statement", "question", "show_credentials", "show_id", "documents",
               "signature")
 EVIDENCE = ("photo", "signature", "answer")
+#: the roles a node's ``signers`` / ``readers`` may name (the sale's customer roles)
+ACTOR_ROLES = (POLICYHOLDER, INSURED, GUARDIAN)
 MAX_NODE_DOCUMENTS = 16
 SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "scripts"  # firmware/scripts -> config/scripts
 _ID = re.compile(r"[a-z][a-z0-9_-]{0,40}")
@@ -59,7 +68,9 @@ class ScriptNode:
     """One step of the script. ``min_seconds``: NEXT is refused before the node has lasted this
     long; ``answer_seconds``: the window after the prompt in which the customer answers;
     ``documents``: at a node of kind "documents", the SHA-256s of the documents the customer
-    reads on the screen (the unit's document library holds them), before any the ticket adds."""
+    reads on the screen (the unit's document library holds them), before any the ticket adds;
+    ``signers`` / ``readers``: the roles that sign / read at this node (None: every customer
+    role of the sale)."""
 
     id: str
     title: str
@@ -72,12 +83,18 @@ class ScriptNode:
     salesperson_phrases: tuple[str, ...] = field(default=(), kw_only=True)
     documents: tuple[str, ...] = ()
     recording: str | None = field(default=None, kw_only=True)
+    signers: tuple[str, ...] | None = field(default=None, kw_only=True)
+    readers: tuple[str, ...] | None = field(default=None, kw_only=True)
 
     def as_record(self) -> dict:
         record = {"id": self.id, "title": self.title, "kind": self.kind,
                   "requires": list(self.requires)}
         if self.documents:
             record["documents"] = list(self.documents)
+        if self.signers is not None:
+            record["signers"] = list(self.signers)
+        if self.readers is not None:
+            record["readers"] = list(self.readers)
         return record
 
 
@@ -117,7 +134,7 @@ def _get(table: dict, key: str, kind: type, where: str, problems: list[str], def
 def _node(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
     where = f"node[{index}]"
     known = {"id", "title", "kind", "prompt", "min_seconds", "requires", "answer_seconds",
-             "documents", "recording"}
+             "documents", "recording", "signers", "readers"}
     for key in sorted(set(raw) - known):
         problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
     node_id = _get(raw, "id", str, where, problems, "")
@@ -146,8 +163,33 @@ def _node(raw: dict, index: int, problems: list[str]) -> ScriptNode | None:
         problems.append(f"{where}.requires: a signature node must require 'signature'")
     documents = _documents(raw, kind, where, problems)
     recording = _recording(raw, prompt, where, problems)
+    signers = _roles(raw, "signers", "signature" in requires,
+                     "only a node that requires a signature names its signers", where, problems)
+    readers = _roles(raw, "readers", kind == "documents",
+                     "only a node of kind \"documents\" names its readers", where, problems)
     return ScriptNode(node_id, title, kind, prompt, min_s, tuple(requires), answer_s, documents,
-                      recording=recording)
+                      recording=recording, signers=signers, readers=readers)
+
+
+def _roles(raw: dict, key: str, allowed: bool, not_here: str, where: str,
+           problems: list[str]) -> tuple[str, ...] | None:
+    """The optional ``signers`` / ``readers``: 1 to 3 distinct roles of :data:`ACTOR_ROLES`."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    if not allowed:
+        problems.append(f"{where}.{key}: {not_here}")
+    if not isinstance(value, list) or not 1 <= len(value) <= len(ACTOR_ROLES):
+        problems.append(f"{where}.{key}: must be a list of 1 to {len(ACTOR_ROLES)} roles of "
+                        f"{', '.join(ACTOR_ROLES)}")
+        return None
+    for i, role in enumerate(value):
+        if role not in ACTOR_ROLES:
+            problems.append(f"{where}.{key}[{i}]: {str(role)[:40]!r} is not a role of the sale "
+                            f"(one of {', '.join(ACTOR_ROLES)})")
+        elif value.index(role) != i:
+            problems.append(f"{where}.{key}[{i}]: {role!r} is listed twice")
+    return tuple(r for r in value if r in ACTOR_ROLES)
 
 
 def _recording(raw: dict, prompt: str, where: str, problems: list[str]) -> str | None:

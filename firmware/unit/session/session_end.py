@@ -7,6 +7,7 @@ from firmware.evidence.records import Record
 from firmware.evidence.store import Evidence
 from firmware.unit.recorder import Recorder
 from firmware.unit.recorder.recorder import RecorderStats
+from firmware.unit.session.node_duties import session_people
 from firmware.unit.session.parts import SessionContext
 from firmware.unit.session.quality import QualityFinding, SessionFacts
 
@@ -36,7 +37,8 @@ class SessionEnd:
             gaps=self.recorder.gaps(), segments=self.recorder.segment_spans,
             frame_ns=self.recorder.frame_ns, clock_synced_start=self.clock_synced_start,
             clock_synced_end=self.clock.sync_state().synced, mode=b.mode,
-            understood=frozenset(self.ctx.values.get(UNDERSTOOD, ())))
+            understood=frozenset(self.ctx.values.get(UNDERSTOOD, ())),
+            people=session_people(self.ctx))
 
     def close(self, evidence: Evidence, stats: RecorderStats,
               findings: list[QualityFinding]) -> tuple[Record, dict]:
