@@ -99,7 +99,25 @@ def check_session(outcome: dict) -> dict:
     assert remote["left"] == "unit_closed"
     assert [s["node"] for s in remote["signatures"]] == ["signature"]   # on her phone
     assert remote["page"]["failed"] == "" and remote["page"]["errors"] == [], remote["page"]
+    check_understanding(outcome)
     return remote
+
+
+def check_understanding(outcome: dict) -> None:
+    """Answers understood as at the counter: she joined after the consent question, so NEXT
+    was refused answer_not_asked and REPLAY asked everyone again; her last answer at each
+    question, and the insured's at the counter, are a clear yes; her ID card was read."""
+    assert {"node": "consent", "reason": "answer_not_asked"} in outcome["refusals"]
+    last: dict[tuple[str, str], dict] = {}
+    for answer in outcome["answers"]:
+        last[(answer["node"], answer["party"])] = answer
+    for node in ("consent", "confirm"):
+        for party in ("counter", "p1"):
+            assert last[(node, party)]["meaning"] == "affirmative", outcome["answers"]
+    assert not any(a["party"] == "p1" and a["attempt"] == 1 and a["node"] == "consent"
+                   for a in outcome["answers"])                 # she was not there yet
+    assert outcome["remote"]["id_check"] == "match", outcome["remote"]
+    assert outcome["findings"] == [], outcome["findings"]
 
 
 def test_the_remote_policyholder_joins_and_the_session_verifies(scratch):

@@ -12,19 +12,21 @@ failure, in reverse order):
   (a TLS certificate whose CN is its device id), bound by the sale's ticket
   (``firmware/samples/demo-remote-sale.json``: 赵敏, the policyholder, at home; 李明华, the
   insured, at the counter);
-- the scripted salesperson at the counter (:class:`~firmware.cli.demo_salesperson.
-  ScriptedSalesperson`, buttons only) on a thread of its own;
+- the scripted salesperson and the insured at the counter (:class:`~firmware.cli.
+  demo_salesperson.ScriptedSalesperson` with the ``happy`` scenario: the insured answers by
+  voice, shows the ID card, the salesperson the 投保单) on a thread of its own;
 - the remote policyholder (:mod:`firmware.cli.demo_remote_call`): a headless Chromium on the
   join page when Chromium, Playwright and the page's call and signing scripts are there
   (:mod:`firmware.cli.demo_remote_browser`), else a Python aiortc peer
   (:mod:`firmware.cli.demo_remote_party`).
 
 The unit's clock runs at real speed here (the counter's demo runs it 3x): the remote party's
-media arrives in real time and is recorded at its arrival on the unit's clock. Answers are not
-understood in this demo (``[understanding] enabled = false``, buttons only at the counter):
-the party says its answers on cue and they are sealed in its own audio stream, but with
-understanding on, a party who joins after the first question must be asked again (REPLAY) and
-everyone answers again, which the scripted salesperson does not do yet.
+media arrives in real time and is recorded at its arrival on the unit's clock. Answers are
+understood as at the counter: the insured's at the counter, the policyholder's from her call.
+She joins after the first question was asked, so the unit refuses NEXT ``answer_not_asked``
+and the salesperson presses REPLAY: everyone answers again. Her ID card is read from her
+camera. A headless Chromium's fake camera plays one file, so hers shows the card held up for
+the whole call; the aiortc party shows her face and holds the card up at the ID step.
 """
 from __future__ import annotations
 
@@ -39,14 +41,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from drivers.clock import SimClock
-from firmware.cli.demo import (demo_config, format_summary, issue_demo_ticket, sales_key)
+from firmware.cli.demo import (checked, demo_config, format_summary, issue_demo_ticket,
+                               sales_key)
 from firmware.cli.demo_broker import (RELAY_CN, SMS_CN, ClientFiles, DemoBroker, DemoPki,
                                       DemoSetupError)
 from firmware.cli.demo_remote_call import Party, RemoteCustomer, RemotePerson
 from firmware.cli.demo_remote_media import (PartyVoice, face_picture, id_card_picture,
                                             looped_answers_wav, write_y4m)
 from firmware.cli.demo_remote_office import DemoRelay, SmsInbox
-from firmware.cli.demo_scenarios import CUSTOMER_VOICE, asked_for
+from firmware.cli.demo_scenarios import CUSTOMER_VOICE, SCENARIOS, asked_for
 from firmware.config.loading import replace
 from firmware.evidence.crypto import generate_insurer_key
 from firmware.evidence.keys import DeviceKey
@@ -59,6 +62,7 @@ REMOTE_SALE = Path(__file__).resolve().parents[1] / "samples" / "demo-remote-sal
 PARTY_KINDS = ("auto", "chromium", "aiortc")
 FLEET_WAIT_S = 30.0
 END_WAIT_S = 120.0          # the salesperson's last steps after the session's end
+CHECK_WAIT_S = 900.0        # the post-session speech check (as the counter's demo)
 
 
 def choose_party(asked: str, relay: DemoRelay) -> tuple[str, str]:
@@ -87,7 +91,6 @@ def remote_config(out: Path, device_id: str, broker: DemoBroker, unit: ClientFil
                    encryption={"insurer_public_key": str(insurer_pub)},
                    ticket={"sales_public_keys": sales.public.b64,
                            "used_dir": str(out / "tickets")},
-                   understanding={"enabled": False},
                    meet={"enabled": True, "ice_servers": ""},
                    mqtt={"url": broker.unit_url, "client_cert": str(unit.cert),
                          "client_key": str(unit.key), "ca_file": str(unit.ca_file),
@@ -167,11 +170,13 @@ def _start_office(stack: ExitStack, office: Path, say: Callable[[str], None]
 
 
 def _party_maker(kind: str, asked: str, stack: ExitStack, office: Path, relay: DemoRelay,
-                 lines: list[str], face, model_dir: Path, say: Callable[[str], None]
+                 lines: list[str], face, card, model_dir: Path, say: Callable[[str], None]
                  ) -> tuple[str, Callable[[str], Party], dict[str, Any]]:
     """The party that runs, ``make_party(meeting)`` for it, and the answers' sounds (rendered
     ahead, cached with the counter's voices). Chromium is started here, before the session:
-    when it cannot start and was not asked for by name, the aiortc party stands in."""
+    when it cannot start and was not asked for by name, the aiortc party stands in. Its
+    camera plays one file: ``card`` (her ID card held up), so that the unit reads it at the ID
+    step; the aiortc party shows ``face`` and the card on cue."""
     voice = PartyVoice(model_dir, shared_speech_cache(), CUSTOMER_VOICE)
     stack.callback(voice.close)
     clips = voice.render(lines)
@@ -179,7 +184,7 @@ def _party_maker(kind: str, asked: str, stack: ExitStack, office: Path, relay: D
         from firmware.cli.demo_remote_browser import ChromiumParty
         from firmware.cli.demo_remote_party import RemotePartyError
         browser = ChromiumParty(
-            camera_y4m=write_y4m(office / "camera.y4m", face),
+            camera_y4m=write_y4m(office / "camera.y4m", card),
             microphone_wav=looped_answers_wav(office / "microphone.wav", clips.values()),
             tmp_dir=office / "chromium")
         stack.callback(browser.close)
@@ -256,22 +261,27 @@ def run_remote_demo(out: Path | None, ticket_spec: Path | None = None, *, party:
         say(f"ticket      {ticket.ticket_id} for application {ticket.application_hash}: "
             f"{person.name} remote, signed by a development sales key")
         lines = answer_lines(app)
-        face = face_picture()
+        face, card = face_picture(), id_card_picture(person.name, person.id_number)
         kind, make_party, clips = _party_maker(kind, party, stack, office, relay, lines,
-                                               face, models_dir(config), say)
+                                               face, card, models_dir(config), say)
         app.flow.request_selftest()
-        salesperson = ScriptedSalesperson(app, say=say, ticket_qr=qr, scenario=None)
+        salesperson = ScriptedSalesperson(app, say=say, ticket_qr=qr,
+                                          scenario=SCENARIOS["happy"])
         stack.callback(salesperson.close)
         runner = Salesperson(salesperson)
         customer = RemoteCustomer(
             app, sms, relay, person, lambda meeting: stack.enter_context(
                 closing(make_party(meeting))), kind=kind, salesperson_alive=runner.is_alive,
             salesperson_error=lambda: runner.error,
-            clips=clips, face=face, id_card=id_card_picture(person.name, person.id_number),
+            clips=clips, face=face, id_card=card,
             say=say)
         runner.start()
         facts = customer.run()
         summary = runner.result(END_WAIT_S)
+        if app.speech_check is not None:   # what was said, checked while the unit is idle
+            say("  the unit checks what was said (post-session speech check)")
+            salesperson.watch.wait(lambda: checked(salesperson.watch, summary["session_id"]),
+                                   "the post-session speech check", timeout=CHECK_WAIT_S)
         party_info = _party_info(customer.party)
         party_info["notices"] = sms.kinds(facts.meeting)
     session = out / "spool" / "sessions" / summary["session_id"]
@@ -282,7 +292,7 @@ def run_remote_demo(out: Path | None, ticket_spec: Path | None = None, *, party:
     wall = time.monotonic() - started
     ok = report.ok and remote["joined"]
     if as_json:
-        print(json.dumps({**outcome, "scenario": None, "remote": remote,
+        print(json.dumps({**outcome, "scenario": "happy", "remote": remote,
                           "wall_seconds": round(wall, 1)}, ensure_ascii=False, indent=1))
     else:
         print(format_summary(summary, report, wall))

@@ -240,9 +240,6 @@ class RemoteCustomer:
                       f"{facts.seconds(facts.record_ns, facts.joined_ns)} s after RECORD "
                       f"({facts.seconds(facts.link_opened_ns, facts.joined_ns)} s after "
                       "opening the link)")
-            active = self.app.flow.active     # a question asked before the party was there
-            if active is not None and active.nodes:
-                self._answer(active.nodes[-1].id, "joined")
         elif kind == "node_start":
             node = self._node(data.get("node"))
             if node is not None and node.kind == "show_id" and self.facts.party_kind == "aiortc":
@@ -274,7 +271,8 @@ class RemoteCustomer:
 
     def _answer(self, node_id: Any, asked: Any) -> None:
         """At a question: the party answers each time the unit has asked (``asked``: which
-        time, the prompt's start; ``"joined"``: asked before the party was there)."""
+        time, the prompt's start). A question asked before the party joined is not answered:
+        the unit asks it again (REPLAY)."""
         node = self._node(node_id)
         if node is None or "answer" not in node.requires or (node.id, asked) in self._asked:
             return

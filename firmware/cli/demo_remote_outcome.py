@@ -46,6 +46,8 @@ def remote_outcome(session_dir: Path, facts: CallFacts, person: RemotePerson,
             for r in session.records if r.type == "GAP" and r.data.get("party") == pid]
     left = [e for e in events if e.get("kind") == "remote_left" and e.get("party") == pid]
     photos = [e for e in events if e.get("kind") == "remote_photo" and e.get("party") == pid]
+    id_checks = [e for e in events if e.get("kind") == "document_check"
+                 and e.get("party") == pid]
     signatures = [e for e in events if e.get("kind") == "remote_signature"
                   and e.get("party") == pid]
     refused = [e for e in events if e.get("kind") == "next_refused"
@@ -76,6 +78,7 @@ def remote_outcome(session_dir: Path, facts: CallFacts, person: RemotePerson,
         "media_lost": len([e for e in events if e.get("kind") == "remote_media_lost"
                            and e.get("party") == pid]),
         "id_photos": [p.get("photo") for p in photos if p.get("photo")],
+        "id_check": id_checks[-1].get("outcome") if id_checks else None,
         "signatures": [{"node": s.get("node"), "file": s.get("file"),
                         "strokes": s.get("strokes")} for s in signatures],
         "answers_said": facts.answers,
@@ -105,7 +108,8 @@ def format_remote(remote: dict[str, Any]) -> str:
         f"({remote['video_frames']} frames); audio {seg['remote_audio']} segments, "
         f"{sec['remote_audio']} s; gaps {len(remote['gaps'])}, media lost "
         f"{remote['media_lost']} times",
-        f"remote ID   {', '.join(remote['id_photos']) or 'no photo'}; signatures "
+        f"remote ID   {', '.join(remote['id_photos']) or 'no photo'} (read: "
+        f"{remote['id_check'] or 'not checked'}); signatures "
         + (", ".join(f"{s['node']} ({s['strokes']} strokes)" for s in remote["signatures"])
            or "none on the phone"),
         f"left        {remote['left'] or 'not recorded'}",

@@ -5,9 +5,15 @@ to what the unit does (its records, as they become durable), never to a timer.
 Without a :class:`~firmware.cli.demo_scenarios.Scenario` the salesperson only presses buttons
 (the microphone hears voice-like noise): a session for a unit that checks answers as a sound.
 With one, the people speak with voices of their own, mixed into the simulated microphone.
+
+When some of the sale's customers are remote (``dualrec demo --remote``), they answer from
+their own phone (:mod:`firmware.cli.demo_remote_call`); the salesperson waits for every answer
+the unit waits for, and presses REPLAY when the unit says a party joined after the question
+(``answer_not_asked``) or when anyone's answer was not a clear yes.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -147,8 +153,6 @@ class ScriptedSalesperson:
             hw.camera.set_scene("face")
             hw.microphone.set_source("speech")
             return
-        import dataclasses
-
         from drivers.camera.documents import sample_application_form, sample_id_card
         hw.microphone.set_source("tone", freq=50, amplitude=0.001)   # a quiet room
         card = sample_id_card()
@@ -202,40 +206,82 @@ class ScriptedSalesperson:
             self.camera.id_card()
         else:
             self.say("  the salesperson holds the 投保单 up")
+            number = self.flow.active.binding.application_no
+            if number and number != self.camera.form.application_no:   # this sale's form
+                self.camera.form = dataclasses.replace(self.camera.form, application_no=number)
             self.camera.application_form()
         self._wait(lambda: bool(run.photos), timeout=WAIT_S)
         self.camera.people()
 
     def _answer(self, node) -> None:
-        """The customer answers; a refused answer is explained and asked again (REPLAY)."""
+        """The customer at the counter answers (when the sale has one there) and the remote
+        parties from their phones; a refused answer is explained and asked again (REPLAY), and
+        so is a question a remote party joined after (``answer_not_asked``)."""
+        notices = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            line = self.scenario.answer(node.kind, attempt, node.prompt)
-            self._until(self.app.clock.monotonic_ns() + ANSWER_PAUSE_NS)
-            self.say(f"  the customer answers: {line}")
-            self.voices.say(CUSTOMER_VOICE, line)
-            answer = self.watch.wait(
-                lambda: [e for e in self.watch.events("answer", node=node.id)
-                         if e["attempt"] == attempt], f"the answer at {node.id}")[0]
-            self.say(f"  the unit understood: {answer['meaning']}")
-            if answer["meaning"] == "affirmative":
+            if self._counter_answers():
+                line = self.scenario.answer(node.kind, attempt, node.prompt)
+                self._until(self.app.clock.monotonic_ns() + ANSWER_PAUSE_NS)
+                self.say(f"  the customer answers: {line}")
+                self.voices.say(CUSTOMER_VOICE, line)
+                answer = self.watch.wait(lambda: self._answers(node.id, attempt, "counter"),
+                                         f"the answer at {node.id}")[0]
+                self.say(f"  the unit understood: {answer['meaning']}")
+            reason = self.watch.wait(lambda: self._settled(node),
+                                     f"every answer at {node.id}")
+            if reason == "yes":
                 return
-            self.watch.wait(lambda: len([e for e in self.watch.events("prompt", node=node.id)
-                                         if e["text_sha256"] == self._notice_sha]) >= attempt,
-                            "the unit's notice")
-            self.panel.press("NEXT", 0.1)       # refused: the customer has not said yes
-            self.watch.wait(lambda: len([e for e in self.watch.events("next_refused",
-                                                                       node=node.id)
-                                         if e["reason"].startswith("answer_")]) >= attempt,
+            if reason != "answer_not_asked":       # the unit tells the salesperson first
+                notices += 1
+                self.watch.wait(lambda: self._notices(node.id) >= notices, "the unit's notice")
+            refused = len(self._answer_refusals(node.id))
+            self.panel.press("NEXT", 0.1)
+            self.watch.wait(lambda: len(self._answer_refusals(node.id)) > refused,
                             "NEXT refused for the answer")
-            explanation = self.scenario.explanation(node.kind)
-            self.say(f"  the salesperson explains: {explanation}")
-            self._until(self.voices.say(SALESPERSON_VOICE, explanation))
-            self.say("  REPLAY pressed")
+            if reason == "answer_not_asked":
+                self.say("  NEXT pressed: refused answer_not_asked (a remote party joined "
+                         "after the question)")
+            else:
+                heard = {a["party"]: a["meaning"] for a in self._answers(node.id, attempt)}
+                self.say(f"  NEXT pressed: refused {reason} (heard: {heard})")
+                explanation = self.scenario.explanation(node.kind)
+                self.say(f"  the salesperson explains: {explanation}")
+                self._until(self.voices.say(SALESPERSON_VOICE, explanation))
+            self.say("  REPLAY pressed: the unit asks again")
             self.panel.press("REPLAY", 0.1)
             self.watch.wait(lambda: self._own_prompts(node.id) >= attempt + 1,
                             f"the prompt of {node.id} asked again")
-        raise RuntimeError(f"the unit did not understand the customer's yes at {node.id} in "
+        raise RuntimeError(f"the unit did not understand every customer's yes at {node.id} in "
                            f"{MAX_ATTEMPTS} attempts")
+
+    def _counter_answers(self) -> bool:
+        """Whether a customer of the sale is at the counter (then the unit listens there)."""
+        from firmware.unit.session.answers import customers_all_remote
+        return not customers_all_remote(self.flow.active.binding.people_json)
+
+    def _answers(self, node: str, attempt: int, party: str | None = None) -> list[dict]:
+        return [e for e in self.watch.events("answer", node=node, attempt=attempt)
+                if party is None or e.get("party", "counter") == party]
+
+    def _notices(self, node: str) -> int:
+        return len([e for e in self.watch.events("prompt", node=node)
+                    if e["text_sha256"] == self._notice_sha])
+
+    def _answer_refusals(self, node: str) -> list[dict]:
+        return [e for e in self.watch.events("next_refused", node=node)
+                if e["reason"].startswith("answer_")]
+
+    def _settled(self, node) -> str | None:
+        """``yes`` once NEXT would be taken, the answer refusal that needs REPLAY
+        (``answer_negative``, ``answer_unclear``, ``answer_not_asked``: asked of the answers'
+        part itself, since another refusal, a remote party not there yet, may come first), or
+        None while answers are awaited or something else holds NEXT."""
+        active, now = self.flow.active, self.app.clock.monotonic_ns()
+        part = next(p for p in self.flow.parts if p.name == "answers")
+        answers = part.refusal(active.ctx, node, active.nodes[-1], now)
+        if answers in ("answer_negative", "answer_unclear", "answer_not_asked"):
+            return answers
+        return "yes" if answers is None and self.flow.refusal(now) is None else None
 
     def _until(self, monotonic_ns: int) -> None:
         """Wait until the unit's clock reaches ``monotonic_ns`` (someone finishes speaking)."""

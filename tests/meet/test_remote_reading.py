@@ -164,7 +164,7 @@ def test_the_remote_policyholder_reads_and_signs_on_the_phone(counter, broker, p
     signature = json.loads(content)
     assert signature["format"] == "dualrec.finger-signature/1"
     assert [s["t_ms"] for s in signature["strokes"]] == [[0, 16, 33, 50], [400, 416, 433]]
-    assert recorded["file"] == path.name == "remote-p1-sign-signature.json"
+    assert recorded["file"] == path.name == "sign-signature-p1.json"
 
     assert min(sizes) > 10_000                    # real pages, not blanks
     assert not [r for r in records.records if "赵敏" in str(r.data)

@@ -1,6 +1,7 @@
 """A remote party's finger signature, sealed as the party's own file on the session's chain.
 
-The file ``remote-<party>-<node>-signature.json`` holds the canonical JSON of
+The file ``<node>-signature-<party>.json`` (named as the party's answers and photos are:
+the node, what it is, whose) holds the canonical JSON of
 :func:`finger_signature_document` (format ``dualrec.finger-signature/1``: the strokes as the
 party's page drew them, ``t_ms`` from the first point on the page's clock, ``x``/``y`` in CSS
 pixels of the canvas, and when the unit received it on its own clock). It is sealed like every
@@ -14,6 +15,7 @@ import hashlib
 from typing import Any
 
 from firmware.evidence import canonical
+from firmware.unit.session.answer_source import check_source_name
 from firmware.unit.session.parts import SessionContext
 from firmware.unit.session.screen_messages import FingerSignature
 
@@ -38,7 +40,7 @@ def seal_finger_signature(ctx: SessionContext, party: str, signature: FingerSign
     content = canonical.encode(finger_signature_document(
         signature, party=party, connection=connection, received_ns=received_ns))
     sha = hashlib.sha256(content).hexdigest()
-    name = f"remote-{party}-{signature.node}-signature.json"
+    name = f"{signature.node}-signature-{check_source_name(party)}.json"
     figures = {"strokes": len(signature.strokes), "points": signature.points,
                "duration_ms": signature.duration_ms}
     ctx.seal(name, content, {"stream": "remote_signature", "party": party,
