@@ -69,6 +69,8 @@ def remote_outcome(session_dir: Path, facts: CallFacts, person: RemotePerson,
         "connections": [j.get("connection") for j in joins],
         "codecs": [{"audio": j.get("audio_codec"), "video": j.get("video_codec")}
                    for j in joins],
+        "candidates": [{"unit": j.get("local_candidate"), "party": j.get("remote_candidate")}
+                       for j in joins],
         "seconds_record_to_joined": facts.seconds(facts.record_ns, facts.joined_ns),
         "seconds_link_to_joined": facts.seconds(facts.link_opened_ns, facts.joined_ns),
         "segments": {s: len(segments[s]) for s in STREAMS},

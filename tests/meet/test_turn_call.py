@@ -153,6 +153,8 @@ def test_a_party_calls_through_coturn_with_the_relays_credentials(
             phone.wait_received(video=5, audio=25)             # and the counter, back through it
             local, remote = phone.selected_pair()
             assert local == "relay", (local, remote)
+            [joined] = events(records, "remote_joined", party="p1")    # on the unit's chain:
+            assert (joined["local_candidate"], joined["remote_candidate"]) == (remote, "relay")
             turn.wait_allocation(browser_user)
             # the unit's own credentials (u<meeting>), from the join request, were taken too
             unit_user = f"u{notice['meeting'][:12]}"

@@ -73,6 +73,8 @@ def test_a_call_is_recorded_as_the_partys_own_streams_and_verifies(unit):
     joined = unit.watch.of("EVENT", kind="remote_joined")
     assert [(j.data["connection"], j.data["audio_codec"], j.data["video_codec"])
             for j in joined] == [(1, "audio/opus", "video/H264")]
+    assert joined[0].data["local_candidate"] in ("host", "prflx", "srflx")   # no TURN here
+    assert joined[0].data["remote_candidate"] in ("host", "prflx", "srflx")
     assert unit.watch.of("EVENT", kind="remote_left")[0].data["reason"] == "unit_closed"
     assert unit.watch.of("EVENT", kind="remote_stats")
 

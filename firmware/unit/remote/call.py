@@ -178,7 +178,8 @@ class Call:
             return
         if state == "connected" and peer.number not in self._joined:
             self._joined.add(peer.number)
-            self._log.joined(peer.number, *self._codecs.get(peer.number, (None, None)))
+            self._log.joined(peer.number, *self._codecs.get(peer.number, (None, None)),
+                             candidates=peer.candidate_types())
         if state in ("disconnected", "failed", "closed"):
             now = self._clock.monotonic_ns()
             for stream in self._on_lost(STREAMS):

@@ -176,6 +176,20 @@ class Peer:
         if not self._closing:
             self._spawn(self._pc.close(), f"peer{self.number}-sctp-abort")
 
+    def candidate_types(self) -> tuple[str | None, str | None]:
+        """The types (``host``, ``srflx``, ``prflx``, ``relay``) of the unit's and the
+        party's candidate in the pair ICE nominated: whether the call came through a TURN
+        server. aiortc 1.16 has no public getter and its stats no candidate-pair report, so
+        this reads the bundle's RTCIceTransport's aioice 0.13 ``Connection._nominated``
+        (component 1); anything else than that shape gives ``(None, None)``."""
+        try:
+            transceivers = self._pc.getTransceivers()
+            dtls = transceivers[0].receiver.transport if transceivers else self._pc.sctp.transport
+            pair = dtls.transport._connection._nominated.get(1)
+            return str(pair.local_candidate.type), str(pair.remote_candidate.type)
+        except (AttributeError, IndexError, TypeError):
+            return None, None
+
     async def add_candidate(self, message: dict) -> None:
         """A trickled candidate of the party (``""``: no more)."""
         line = message["candidate"]
