@@ -23,7 +23,7 @@ from firmware.office.meet.settings import parse_settings
 from firmware.office.meet.turn import turn_credentials
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.counter_unit import WAIT, bound_unit, events, press_next, prompt_done
-from tests.meet.parts import SMS, Listener, RelayThread, run_scenario
+from tests.meet.parts import RelayThread, record_and_read_notice, run_scenario
 from tests.meet.remote_phone import Phone
 from tests.meet.turn_server import TurnServer
 from tests.remote.remote_rig import FaceTrack, WavTrack, write_tone_wav
@@ -106,18 +106,23 @@ class RelayOnlyPhone(Phone):
         return self._loop.run(read(), WAIT)
 
 
-@pytest.fixture
-def relay(broker, pki, tmp_path, turn):
-    """The relay naming only the coturn, with its secret."""
+def start_relay(broker, pki, tmp_path, turn, secret: bytes) -> RelayThread:
+    """A relay naming only the coturn, making TURN credentials with ``secret``."""
     secret_file = tmp_path / "turn-secret"
-    secret_file.write_bytes(turn.secret + b"\n")
+    secret_file.write_bytes(secret + b"\n")
     cert, key = pki.operator("meet.relay")
     settings = parse_settings({"relay": {"name": "relay", "join_timeout_seconds": 10},
                                "broker": {"ca_file": pki.ca_file, "client_cert": cert,
                                           "client_key": key},
                                "ice": {"servers": [turn.url],
                                        "turn_secret_file": str(secret_file)}})
-    started = RelayThread(settings, broker.operator_url)
+    return RelayThread(settings, broker.operator_url)
+
+
+@pytest.fixture
+def relay(broker, pki, tmp_path, turn):
+    """The relay naming only the coturn, with its secret."""
+    started = start_relay(broker, pki, tmp_path, turn, turn.secret)
     yield started
     started.stop()
 
@@ -129,11 +134,9 @@ def test_a_party_calls_through_coturn_with_the_relays_credentials(
     browser's and the unit's relay-issued usernames. The session then ends and verifies."""
     with bound_unit(tmp_path, broker, pki, device=DEVICE, template="remote-quick",
                     scripts=SCRIPTS, meet={"ice_servers": turn.url}) as (app, records, _s):
-        sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
         phone = None
         try:
-            app.hardware.panel.press("RECORD", 0.1)
-            notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
+            notice = record_and_read_notice(app, broker, pki)
             records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
             sid = app.flow.snapshot.session_id
 
@@ -155,6 +158,7 @@ def test_a_party_calls_through_coturn_with_the_relays_credentials(
             assert local == "relay", (local, remote)
             [joined] = events(records, "remote_joined", party="p1")    # on the unit's chain:
             assert (joined["local_candidate"], joined["remote_candidate"]) == (remote, "relay")
+            assert joined["unit_candidates"].get("relay") == 1, joined   # the unit's allocation
             turn.wait_allocation(browser_user)
             # the unit's own credentials (u<meeting>), from the join request, were taken too
             unit_user = f"u{notice['meeting'][:12]}"
@@ -177,13 +181,46 @@ def test_a_party_calls_through_coturn_with_the_relays_credentials(
         finally:
             if phone is not None:
                 phone.close()
-            sms.close()
         assert phone.errors == []
         report = verify_path(app.evidence.spool.root)
         assert report.ok, report.findings
         session = [r for r in records.records if r.session == sid]
         assert [r for r in session if r.type == "SEGMENT"
                 and r.data.get("stream") == "remote_video" and r.data.get("party") == "p1"]
+
+
+def test_a_turn_server_that_refuses_the_unit_is_seen_on_the_chain(
+        tmp_path, broker, pki, turn, watch):
+    """A relay whose TURN secret is not the coturn's: the unit's allocation is refused, which
+    aiortc lets pass in silence (the unit offers its host candidates only). The call still
+    comes up directly on loopback, and remote_joined shows no relay candidate of the unit's:
+    an operator sees that TURN failed before a phone behind a NAT cannot join."""
+    relay = start_relay(broker, pki, tmp_path, turn, b"not-" + turn.secret)
+    phone = None
+    try:
+        with bound_unit(tmp_path, broker, pki, device=DEVICE, template="remote-quick",
+                        scripts=SCRIPTS, meet={"ice_servers": turn.url}) as (app, records, _s):
+            try:
+                notice = record_and_read_notice(app, broker, pki)
+                records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
+                phone = Phone(relay.url, notice["meeting"], write_tone_wav(tmp_path / "t.wav"))
+                phone.join(notice["code"], [0], "赵敏", ZHAO_ID[-4:])
+                phone.call()                    # host candidates: it needs no TURN here
+                records.wait(lambda w: events(w, "remote_joined", party="p1"), WAIT)
+                [joined] = events(records, "remote_joined", party="p1")
+                unit_user = f"u{notice['meeting'][:12]}"
+                turn.wait_line(lambda line: f":{unit_user}>" in line and "401" in line,
+                               "coturn refusing the unit's allocation")
+                assert "relay" not in joined["unit_candidates"], joined
+                assert joined["unit_candidates"].get("host", 0) >= 1, joined
+                app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
+                records.wait(lambda w: w.of("SESSION_END"), WAIT)
+            finally:
+                if phone is not None:
+                    phone.close()
+    finally:
+        relay.stop()
+    assert phone.errors == []
 
 
 async def _gather_relayed(url: str, username: str, password: str) -> list[str]:

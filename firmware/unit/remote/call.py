@@ -179,7 +179,7 @@ class Call:
         if state == "connected" and peer.number not in self._joined:
             self._joined.add(peer.number)
             self._log.joined(peer.number, *self._codecs.get(peer.number, (None, None)),
-                             candidates=peer.candidate_types())
+                             candidates=peer.candidate_types(), gathered=peer.gathered)
         if state in ("disconnected", "failed", "closed"):
             now = self._clock.monotonic_ns()
             for stream in self._on_lost(STREAMS):

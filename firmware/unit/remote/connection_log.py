@@ -4,7 +4,7 @@ sealer (in order with its segments), every time CLOCK_MONOTONIC ns:
 
 | ``kind`` | ``data`` |
 | --- | --- |
-| ``remote_joined`` | ``party``, ``connection`` (1, 2, … per party), ``at_ns``, ``audio_codec``, ``video_codec`` (what the answer chose), ``local_candidate`` / ``remote_candidate``: the types (``host``, ``srflx``, ``prflx``, ``relay``; null if unknown) of the unit's and the party's side of the pair ICE chose — ``relay`` means through a TURN server |
+| ``remote_joined`` | ``party``, ``connection`` (1, 2, … per party), ``at_ns``, ``audio_codec``, ``video_codec`` (what the answer chose), ``local_candidate`` / ``remote_candidate``: the types (``host``, ``srflx``, ``prflx``, ``relay``; null if unknown) of the unit's and the party's side of the pair ICE chose — ``relay`` means through a TURN server; ``unit_candidates``: how many candidates of each type the unit offered in its answer (``{"host": 2, "relay": 1}``: no ``relay`` although ``[meet] ice_servers`` names a TURN server means the server refused or did not answer the unit's allocation — aiortc says nothing else of it) |
 | ``remote_connection`` | ``party``, ``connection``, ``layer`` (``"connection"`` or ``"ice"``), ``state`` (aiortc's ``connectionState`` / ``iceConnectionState``), ``at_ns`` |
 | ``remote_stats`` | ``party``, ``connection``, ``at_ns``, ``interval_ms``, ``rtt_us`` (or null), ``rx_kbps``, ``tx_kbps``, and per received stream ``audio`` / ``video``: ``packets_received``, ``packets_lost``, ``jitter_us`` |
 | ``remote_refused`` | ``party``, ``reason``: a signalling message or offer the unit would not take |
@@ -49,7 +49,8 @@ class ConnectionLog:
         self._sealer.submit(lambda: self._evidence.event(kind, data, session_id=self._session))
 
     def joined(self, connection: int, audio_codec: str | None, video_codec: str | None, *,
-               candidates: tuple[str | None, str | None] = (None, None)) -> None:
+               candidates: tuple[str | None, str | None] = (None, None),
+               gathered: dict[str, int] | None = None) -> None:
         now = self._clock.monotonic_ns()
         self.connections = max(self.connections, connection)
         if self.joined_ns is None:
@@ -58,7 +59,8 @@ class ConnectionLog:
         self._event("remote_joined", {"connection": connection, "at_ns": now,
                                       "audio_codec": audio_codec, "video_codec": video_codec,
                                       "local_candidate": candidates[0],
-                                      "remote_candidate": candidates[1]})
+                                      "remote_candidate": candidates[1],
+                                      "unit_candidates": dict(sorted((gathered or {}).items()))})
 
     def state(self, connection: int, layer: str, state: str) -> None:
         if self._state_events >= self._max_events:

@@ -103,6 +103,7 @@ class Peer:
         self.party = party
         self.screen: ScreenLink | None = None
         self.sctp_guard: SctpGuard | None = None
+        self.gathered: dict[str, int] = {}   # the unit's candidates in its answer, by type
         self._spawn = spawn
         self._clock = clock
         self._events = events
@@ -161,9 +162,13 @@ class Peer:
         await self._pc.setLocalDescription(answer)
         sdp = self._pc.localDescription.sdp
         chosen: dict[str, str | None] = {"audio": None, "video": None}
-        for media in SessionDescription.parse(sdp).media:
+        parsed = SessionDescription.parse(sdp)
+        for media in parsed.media:
             if media.kind in chosen and media.rtp.codecs:
                 chosen[media.kind] = media.rtp.codecs[0].mimeType
+        if parsed.media:           # bundled: every m-line lists the same candidates
+            for candidate in parsed.media[0].ice_candidates:
+                self.gathered[candidate.type] = self.gathered.get(candidate.type, 0) + 1
         return sdp, chosen["audio"], chosen["video"]
 
     def _sctp_aborted(self, abort: SctpAbort) -> None:
