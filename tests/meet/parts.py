@@ -141,6 +141,17 @@ class Listener:
         self.client.loop_stop()
 
 
+
+def record_and_read_notice(app, broker, pki) -> dict:
+    """RECORD pressed at the counter of ``app``; the meeting's ``opened`` notice (its code and
+    meeting id), as the back office's SMS sender reads it off the broker."""
+    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
+    try:
+        app.hardware.panel.press("RECORD", 0.1)
+        return sms.wait_payload("notice", lambda p: p["kind"] == "opened")
+    finally:
+        sms.close()
+
 _MEET_CONTRACT: list[Contract] = []
 
 

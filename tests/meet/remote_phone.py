@@ -4,7 +4,6 @@ loop of its own, as a browser would run them. Every wait is on a frame or an eve
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from pathlib import Path

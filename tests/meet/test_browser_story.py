@@ -36,7 +36,7 @@ from tests.meet.browser_party import PartyPage, call_chromium, sign_with_a_finge
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.counter_unit import (WAIT, bound_unit, events, press_next, prompt_done,
                                      sale_spec)
-from tests.meet.parts import SMS, Listener
+from tests.meet.parts import record_and_read_notice
 from tests.meet.reading_unit import NOTICE, PAGES, reading_library
 from tests.meet.remote_customer import RATE, CustomerVoice, card_picture
 from whisper_models import installed_whisper
@@ -119,11 +119,9 @@ def test_a_remote_policyholder_joins_answers_shows_her_id_reads_signs_and_is_exp
         counter, broker, pki, relays, watch, phones, tmp_path):
     app, records, insurer = counter
     relay = relays()
-    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
     party = None
     try:
-        app.hardware.panel.press("RECORD", 0.1)
-        notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
+        notice = record_and_read_notice(app, broker, pki)
         records.wait(lambda w: events(w, "node_start", node="welcome"), WAIT)
         sid = app.flow.snapshot.session_id
         party = PartyPage(phones, f"{relay.url}/j/{notice['meeting']}")
@@ -166,7 +164,6 @@ def test_a_remote_policyholder_joins_answers_shows_her_id_reads_signs_and_is_exp
     finally:
         if party is not None:
             party.close()
-        sms.close()
 
     assert party.errors == [], party.errors
     assert not [url for url in party.requests if not url.startswith(relay.url)]

@@ -11,7 +11,7 @@ from firmware.evidence.verify import verify_path
 from tests.meet.conftest import LI_ID, ZHAO_ID
 from tests.meet.counter_unit import WAIT, bound_unit, events, press_next, prompt_done, \
     sale_spec
-from tests.meet.parts import SMS, Listener
+from tests.meet.parts import record_and_read_notice
 from tests.meet.reading_phone import ReadingPhone
 from tests.meet.reading_unit import NOTICE, PAGES, reading_library
 from tests.remote.remote_rig import write_tone_wav
@@ -52,12 +52,7 @@ def test_with_everyone_remote_the_counter_neither_signs_nor_reads(tmp_path, brok
     with bound_unit(tmp_path, broker, pki, device="dr-duties-unit", template="remote-duties",
                     scripts=SCRIPTS, spec=everyone_remote, display=display) as (app, records,
                                                                                  _sales):
-        sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
-        try:
-            app.hardware.panel.press("RECORD", 0.1)
-            notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
-        finally:
-            sms.close()
+        notice = record_and_read_notice(app, broker, pki)
         sid = app.flow.snapshot.session_id
         url, wav = relays().url, write_tone_wav(tmp_path / "tone.wav")
         holder = ReadingPhone(url, notice["meeting"], wav)

@@ -17,7 +17,7 @@ from firmware.unit.display.refusals import REFUSAL_WORDS
 from firmware.unit.hardware import SAMPLE_SIGNATURE
 from firmware.unit.session import remote_screen
 from tests.meet.conftest import ZHAO_ID
-from tests.meet.parts import SMS, Listener
+from tests.meet.parts import record_and_read_notice
 from tests.meet.reading_phone import ReadingPhone
 from tests.meet.counter_unit import WAIT, events, press_next, prompt_done, strings
 from tests.meet.reading_unit import (NOTICE, PAGES, counter,  # noqa: F401
@@ -46,12 +46,7 @@ def read_page(phone: ReadingPhone, page: int) -> int:
 
 
 def join(app, records, relays, broker, pki, tmp_path) -> tuple[ReadingPhone, dict, str]:
-    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
-    try:
-        app.hardware.panel.press("RECORD", 0.1)
-        notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
-    finally:
-        sms.close()
+    notice = record_and_read_notice(app, broker, pki)
     records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
     phone = ReadingPhone(relays().url, notice["meeting"], write_tone_wav(tmp_path / "tone.wav"))
     phone.join(notice["code"], [0], "赵敏", ZHAO_ID[-4:])

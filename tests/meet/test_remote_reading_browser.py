@@ -22,7 +22,7 @@ from firmware.unit.hardware import SAMPLE_SIGNATURE
 from session_helpers import wait_for
 from tests.meet.browser_party import PartyPage, call_chromium, sign_with_a_finger
 from tests.meet.conftest import ZHAO_ID
-from tests.meet.parts import SMS, Listener
+from tests.meet.parts import record_and_read_notice
 from tests.meet.counter_unit import WAIT, events, press_next, prompt_done
 from tests.meet.reading_unit import NOTICE, PAGES, counter, counter_reads  # noqa: F401
 from tests.remote.remote_rig import write_tone_wav
@@ -48,11 +48,9 @@ def test_a_remote_party_reads_and_signs_on_the_phone_page(counter, broker, pki, 
                                                           phones, shots):
     app, records = counter
     relay = relays()
-    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
     party = None
     try:
-        app.hardware.panel.press("RECORD", 0.1)
-        notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
+        notice = record_and_read_notice(app, broker, pki)
         records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
         sid = app.flow.snapshot.session_id
         party = PartyPage(phones, f"{relay.url}/j/{notice['meeting']}")
@@ -117,7 +115,6 @@ def test_a_remote_party_reads_and_signs_on_the_phone_page(counter, broker, pki, 
     finally:
         if party is not None:
             party.close()
-        sms.close()
 
     assert verify_path(app.evidence.spool.session_dir(sid)).ok
     shown = [e for e in events(records, "screen_page", party="p1") if e["read"]]

@@ -19,7 +19,7 @@ from firmware.evidence.verify import verify_path
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.counter_unit import (WAIT, bind, bound_unit, events, press_next, prompt_done,
                                      sale_spec, strings)
-from tests.meet.parts import SMS, Listener
+from tests.meet.parts import record_and_read_notice
 from tests.meet.remote_phone import Phone
 from tests.remote.remote_rig import write_tone_wav
 
@@ -39,12 +39,10 @@ def counter(tmp_path, broker, pki):
 def test_a_remote_policyholder_joins_drops_and_comes_back_and_the_session_verifies(
         counter, broker, pki, relays, watch, tmp_path):
     app, records, _sales = counter
-    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
     relay = relays()
     phone = None
     try:
-        app.hardware.panel.press("RECORD", 0.1)
-        notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
+        notice = record_and_read_notice(app, broker, pki)
         assert notice["seats"] == [0]
         records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
         sid = app.flow.snapshot.session_id
@@ -83,7 +81,6 @@ def test_a_remote_policyholder_joins_drops_and_comes_back_and_the_session_verifi
     finally:
         if phone is not None:
             phone.close()
-        sms.close()
 
     assert phone.errors == []
     report = verify_path(app.evidence.spool.root)

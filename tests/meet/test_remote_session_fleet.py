@@ -23,7 +23,7 @@ from firmware.unit.appliance import Appliance
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.counter_unit import (WAIT, bind, events, press_next, prompt_done, sale_spec,
                                      unit_config)
-from tests.meet.parts import SMS, TIMEOUT, Listener, mqtt_client
+from tests.meet.parts import TIMEOUT, mqtt_client, record_and_read_notice
 from tests.meet.remote_phone import Phone
 from tests.meet.test_remote_session import DEVICE, counter  # noqa: F401
 from tests.remote.remote_rig import RecordWatch, write_tone_wav
@@ -54,12 +54,10 @@ def take_over_the_units_connection(broker, pki) -> None:
 def test_the_meeting_is_subscribed_again_when_the_agent_reconnects(
         counter, broker, pki, relays, watch, tmp_path):
     app, records, _sales = counter
-    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
     relay = relays()
     phone = None
     try:
-        app.hardware.panel.press("RECORD", 0.1)
-        notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
+        notice = record_and_read_notice(app, broker, pki)
         records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
         assert app.uplinks.meeting_bus() is app.uplinks.meeting_bus()    # one bus per agent
 
@@ -86,7 +84,6 @@ def test_the_meeting_is_subscribed_again_when_the_agent_reconnects(
     finally:
         if phone is not None:
             phone.close()
-        sms.close()
     assert phone.errors == []
     assert verify_path(app.evidence.spool.root).ok
 

@@ -32,7 +32,8 @@ from kokoro_models import installed_kokoro
 from tests.fleet.harness import Broker
 from tests.meet.conftest import LI_ID, WANG_ID, ZHAO_ID
 from tests.meet.counter_unit import bound_unit, events, strings
-from tests.meet.parts import RELAY_B, SMS, WATCH, Listener, RelayThread, relay_settings
+from tests.meet.parts import (RELAY_B, WATCH, RelayThread, record_and_read_notice,
+                              relay_settings)
 from tests.meet.remote_customer import CustomerVoice, RemoteCustomer, card_picture
 from tests.remote.remote_rig import RecordWatch
 from whisper_models import installed_whisper
@@ -104,11 +105,9 @@ class Counter:
 
 def run_story(app: Appliance, watch: RecordWatch, voice: CustomerVoice,
               relay: RelayThread, broker: Broker, pki) -> tuple[Counter, str, dict]:
-    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
     customer = None
     try:
-        app.hardware.panel.press("RECORD", 0.1)
-        notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
+        notice = record_and_read_notice(app, broker, pki)
         watch.wait(lambda w: events(w, "node_start", node="welcome"), WAIT)
         sid = app.flow.snapshot.session_id
         customer = RemoteCustomer(relay.url, notice["meeting"])
@@ -145,7 +144,6 @@ def run_story(app: Appliance, watch: RecordWatch, voice: CustomerVoice,
     finally:
         if customer is not None:
             customer.close()
-        sms.close()
 
 
 @pytest.fixture(scope="module")

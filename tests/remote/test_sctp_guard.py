@@ -29,9 +29,10 @@ from firmware.unit.remote.sctp_guard import (MAX_HELD_BYTES, MAX_HELD_CHUNKS,
                                              SctpGuardError, check_transport)
 from firmware.unit.remote.loop_thread import EventLoopThread
 
+from session_helpers import wait_for
 from tests.meet.conftest import ZHAO_ID, broker, pki, relays  # noqa: F401  (fixtures)
 from tests.meet.counter_unit import events, press_next, prompt_done
-from tests.meet.parts import SMS, Listener
+from tests.meet.parts import record_and_read_notice
 from tests.meet.reading_phone import ReadingPhone
 from tests.meet.reading_unit import counter_without_screen  # noqa: F401  (a fixture)
 
@@ -236,13 +237,9 @@ def test_the_party_calls_again_after_an_abort(rig):
 def test_in_a_session_the_abort_is_recorded_and_next_waits_for_the_party(
         counter_without_screen, broker, pki, relays, tmp_path):  # noqa: F811
     app, records = counter_without_screen
-    sms = Listener(broker, pki, SMS, "dualrec/v1/meet/+/+/notice")
-    try:
-        app.hardware.panel.press("RECORD", 0.1)
-        notice = sms.wait_payload("notice", lambda p: p["kind"] == "opened")
-    finally:
-        sms.close()
+    notice = record_and_read_notice(app, broker, pki)
     records.wait(lambda w: events(w, "node_start", node="consent"), WAIT)
+    sid = app.flow.snapshot.session_id
     phone = ReadingPhone(relays().url, notice["meeting"], write_tone_wav(tmp_path / "tone.wav"))
     try:
         phone.join(notice["code"], [0], "赵敏", ZHAO_ID[-4:])
@@ -252,9 +249,14 @@ def test_in_a_session_the_abort_is_recorded_and_next_waits_for_the_party(
         send_oversized_from(phone, 2 * 1024 * 1024)
         records.wait(lambda w: events(w, "remote_screen", party="p1", event="closed"), WAIT)
         prompt_done(records, "consent")
+        wait_for(lambda: app.flow.refusal(app.clock.monotonic_ns()) == "remote_disconnected",
+                 timeout=WAIT, what="the party seen as disconnected")
         press_next(app, records, refused="remote_disconnected")
         phone.call()                                      # the page calls again
         records.wait(lambda w: len(events(w, "remote_joined", party="p1")) >= 2, WAIT)
+        # connected again once its media flows (a stream stays lost until its next frame)
+        wait_for(lambda: app.flow.refusal(app.clock.monotonic_ns()) is None, timeout=WAIT,
+                 what="NEXT allowed again")
         press_next(app, records, expect_node="reading")  # the session goes on
         app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
         records.wait(lambda w: w.of("SESSION_END"), WAIT)
@@ -267,5 +269,4 @@ def test_in_a_session_the_abort_is_recorded_and_next_waits_for_the_party(
     assert closed[0]["connection"] == 1 and closed[0]["at_ns"] >= refused[0]["at_ns"]
     assert events(records, "remote_connection", party="p1", connection=1, layer="connection",
                   state="closed")
-    sid = app.flow.snapshot.session_id
     assert verify_path(app.evidence.spool.session_dir(sid)).ok
