@@ -25,7 +25,7 @@ from firmware.cli.demo_scenarios import CUSTOMER_VOICE, SALESPERSON_VOICE, Scena
 from firmware.evidence.records import Record
 from firmware.unit.appliance import Appliance
 from firmware.unit.hardware import SAMPLE_SIGNATURE, models_dir, shared_speech_cache
-from firmware.unit.session.answers import NOTICE
+from firmware.unit.session.answers import NOTICE, customers_all_remote
 
 NS = 1_000_000_000
 MAX_ATTEMPTS = 4        # a customer asked more often than this gives up (the demo fails)
@@ -256,7 +256,6 @@ class ScriptedSalesperson:
 
     def _counter_answers(self) -> bool:
         """Whether a customer of the sale is at the counter (then the unit listens there)."""
-        from firmware.unit.session.answers import customers_all_remote
         return not customers_all_remote(self.flow.active.binding.people_json)
 
     def _answers(self, node: str, attempt: int, party: str | None = None) -> list[dict]:

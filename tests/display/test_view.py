@@ -16,7 +16,8 @@ from firmware.unit.display.view import (PART_KINDS, Caption, DisplayView, Docume
 
 SHA = "a" * 64
 FLOW_CODES = ("prompt_playing", "min_duration", "missing_photo", "missing_answer",
-              "answer_negative", "answer_unclear", "answer_not_asked", "missing_signature", "missing_badge",
+              "answer_negative", "answer_unclear", "answer_not_asked", "missing_signature",
+              "missing_badge",
               "signing", "pages_unread", "document_missing", "script_complete",
               "remote_not_joined", "remote_disconnected", "remote_unavailable", "remote_fault",
               "remote_reading", "remote_signing")

@@ -9,7 +9,8 @@ The unit is the appliance as the daemon builds it, with understanding on (Whispe
 encrypted to an insurer), on the real mosquitto through a relay. The sale's only customer is
 remote (赵敏 is policyholder and insured, seats 0 and 1, one party): the counter's microphone is
 not asked for answers, nobody reads on the counter's screen and the pad stays untouched (who
-reads and signs: docs/script-templates.md, node_duties). Every wait is on a record of the chain or Playwright's own, bounded.
+reads and signs: docs/script-templates.md, node_duties). Every wait is on a record of the
+chain or Playwright's own, bounded.
 """
 from __future__ import annotations
 

@@ -16,11 +16,12 @@ clear yes from everyone who must answer.
   ``ctx.post``.
 - NEXT is refused ``answer_negative`` while an answer is negative, ``answer_unclear`` while one
   is unclear, ``answer_not_asked`` while a party that must answer joined (or came back) after
-  the question was asked (only REPLAY asks it), ``missing_answer`` while one is not known yet. A party whose call is down is not
-  asked here: the remote parties' part refuses ``remote_disconnected`` for it. When every
-  answer of an attempt is in and one is not a yes, the panel buzzes and the unit's voice tells
-  the salesperson to explain and press REPLAY (:data:`NOTICE`, played through the prompter);
-  REPLAY asks everyone again: new windows once the prompt has replayed.
+  the question was asked (only REPLAY asks it), ``missing_answer`` while one is not known yet. A
+  party whose call is down is not asked here: the remote parties' part refuses
+  ``remote_disconnected`` for it. When every answer of an attempt is in and one is not a yes,
+  the panel buzzes and the unit's voice tells the salesperson to explain and press REPLAY
+  (:data:`NOTICE`, played through the prompter); REPLAY asks everyone again: new windows once
+  the prompt has replayed.
 - On the chain, per window: the heard text in a sealed file (:func:`answer_file_name`:
   ``NODE-answer-N.json`` for the counter, ``NODE-answer-PARTY-N.json`` for a party; encrypted
   at rest like every session file), then an EVENT ``answer`` with ``party`` (``counter`` or the
