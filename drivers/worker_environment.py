@@ -5,8 +5,9 @@ they load told to stay off the network and off the disk.
 - ``ORT_DISABLE_TELEMETRY=1``: onnxruntime 1.32 (Kokoro, the OCR, faster-whisper's VAD) starts
   Microsoft's 1DS telemetry at import unless told not to: it writes a device id and an SQLite
   event store under ``~/.cache/Microsoft/DeveloperTools/.onnxruntime`` and a ``.ses`` file in
-  ``$TMPDIR``, and has an HTTP client to send them. A unit that holds customers' evidence
-  sends nothing to anyone its configuration does not name.
+  ``$TMPDIR``, and has an HTTP client to send them (it stays quiet by itself only where a CI
+  variable such as ``CI`` is set, which a unit never has). A unit that holds customers'
+  evidence sends nothing to anyone its configuration does not name.
 - ``HF_HUB_OFFLINE=1``: the Hugging Face hub (faster-whisper) never downloads; the models are
   local, pinned files.
 """
