@@ -12,9 +12,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from firmware.unit.display.documents import Document
 from firmware.unit.display.reading import ReadingTracker
 from firmware.unit.display.refusals import NEEDS
 from firmware.unit.display.view import DisplayView
+from firmware.unit.session.screen_messages import (PageOnScreen, PageTurn, ReadConfirmed,
+                                                   ScreenMessageError)
 
 INPUT_RATE = 20            # messages a second a party may send, sustained
 INPUT_BURST = 40
@@ -89,6 +92,37 @@ class PartyScreen:
         return {"party": self.party, "messages": self.messages, "refused": self.refused,
                 "dropped": self.gate.dropped, "views": self.views, "images": self.images,
                 "image_bytes": self.image_bytes, "signatures": len(self.signatures)}
+
+
+def node_document(documents: tuple[Document, ...], sha256: str, page: int | None,
+                  of: str) -> Document:
+    """The document ``sha256`` of this node's ``documents`` (with ``page`` in it, when given);
+    ScreenMessageError (``of``: the message's type) for any other."""
+    doc = next((d for d in documents if d.sha256 == sha256), None)
+    if doc is None:
+        raise ScreenMessageError("$.document", "is not a document of this step", of)
+    if page is not None and not 1 <= page <= doc.pages:
+        raise ScreenMessageError("$.page", f"must be a page of that document, 1-{doc.pages}", of)
+    return doc
+
+
+def take_reading(screen: PartyScreen, documents: tuple[Document, ...],
+                 message: PageTurn | PageOnScreen | ReadConfirmed, at_ns: int) -> bool | None:
+    """A page turn, a page on screen or "我已阅读" of the party, taken by its reading tracker;
+    ScreenMessageError for one that does not fit this node. Whether a "我已阅读" was accepted
+    (None for the others)."""
+    of = {PageTurn: "page", PageOnScreen: "shown", ReadConfirmed: "read"}[type(message)]
+    node_document(documents, message.document, getattr(message, "page", None), of)
+    tracker = screen.tracker
+    if tracker is None:
+        raise ScreenMessageError("$.type", "this step has no documents to read", of)
+    if isinstance(message, PageTurn):
+        tracker.turn(message.document, message.page, at_ns)
+    elif isinstance(message, PageOnScreen):
+        tracker.shown(message.document, message.page, at_ns)
+    else:
+        return tracker.confirm(message.document, at_ns)
+    return None
 
 
 def party_view(base: DisplayView, screen: PartyScreen, now_ns: int,

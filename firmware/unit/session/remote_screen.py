@@ -55,7 +55,8 @@ from firmware.unit.session.node_duties import (NodeDuties, node_duties, session_
 from firmware.unit.session.parts import SessionContext, SessionPart
 from firmware.unit.session.party_pages import PagePictures
 from firmware.unit.session.party_screen import (MAX_CHANNEL_RECORDS, MAX_REFUSAL_RECORDS,
-                                                INPUT_RATE, PartyScreen, party_view, view_key)
+                                                INPUT_RATE, PartyScreen, node_document,
+                                                party_view, take_reading, view_key)
 from firmware.unit.session.remote_parties import REMOTE_PARTIES, RemoteSeated
 from firmware.unit.session.screen_messages import (FingerSignature, ImageRequest,
                                                    PageOnScreen, PageTurn, PartyMessage,
@@ -370,7 +371,7 @@ class RemoteScreenPart(SessionPart):
             if isinstance(message, FingerSignature):
                 self._signature(ctx, screen, message, event)
             elif isinstance(message, ImageRequest):
-                self._document(message.document, message.page, "image")
+                node_document(self._documents, message.document, message.page, "image")
                 self._pictures.request(screen, message, ctx.post,
                                        lambda *done: self._rendered(ctx, *done))
             else:
@@ -380,28 +381,10 @@ class RemoteScreenPart(SessionPart):
             return
         self._publish(screen, ctx.now_ns())
 
-    def _document(self, sha256: str, page: int | None, of: str) -> Document:
-        doc = next((d for d in self._documents if d.sha256 == sha256), None)
-        if doc is None:
-            raise ScreenMessageError("$.document", "is not a document of this step", of)
-        if page is not None and not 1 <= page <= doc.pages:
-            raise ScreenMessageError("$.page", f"must be a page of that document, 1-{doc.pages}",
-                                     of)
-        return doc
-
     def _reading(self, ctx: SessionContext, screen: PartyScreen,
                  message: PageTurn | PageOnScreen | ReadConfirmed, at_ns: int) -> None:
-        of = {PageTurn: "page", PageOnScreen: "shown", ReadConfirmed: "read"}[type(message)]
-        tracker = screen.tracker
-        self._document(message.document, getattr(message, "page", None), of)
-        if tracker is None:
-            raise ScreenMessageError("$.type", "this step has no documents to read", of)
-        if isinstance(message, PageTurn):
-            tracker.turn(message.document, message.page, at_ns)
-        elif isinstance(message, PageOnScreen):
-            tracker.shown(message.document, message.page, at_ns)
-        else:
-            accepted = tracker.confirm(message.document, at_ns)
+        accepted = take_reading(screen, self._documents, message, at_ns)
+        if accepted is not None:
             ctx.event("screen_read", {"node": screen.tracker_node, "party": screen.party,
                                       "document": message.document, "at_ns": at_ns,
                                       "accepted": accepted})
