@@ -130,6 +130,18 @@ def press_next(app, watch: RecordWatch, expect_node: str | None = None,
         watch.wait(lambda w: events(w, "node_start", node=expect_node), WAIT)
 
 
+def hold_record(app, watch: RecordWatch) -> None:
+    """RECORD held to stop, and the session's end on the chain."""
+    app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
+    watch.wait(lambda w: w.of("SESSION_END"), WAIT)
+
+
+def finish(app, watch: RecordWatch) -> None:
+    """The script complete, then RECORD held to stop it (:func:`hold_record`)."""
+    watch.wait(lambda w: events(w, "script_complete"), WAIT)
+    hold_record(app, watch)
+
+
 def prompt_done(watch: RecordWatch, node: str) -> None:
     """Wait until ``node``'s prompt has played to its end (once)."""
     watch.wait(lambda w: any(p["node"] == node and p["completed"]

@@ -21,7 +21,8 @@ from playwright.sync_api import Browser
 from firmware.evidence.verify import verify_path
 from tests.meet.browser_party import PartyPage, call_chromium
 from tests.meet.conftest import LI_ID, ZHAO_ID
-from tests.meet.counter_unit import WAIT, bound_unit, events, press_next, prompt_done
+from tests.meet.counter_unit import (WAIT, bound_unit, events, finish, press_next,
+                                     prompt_done)
 from tests.meet.parts import SMS, Listener
 from tests.remote.remote_rig import TONE_HZ, RecordWatch, write_tone_wav
 
@@ -119,9 +120,7 @@ def test_a_party_calls_from_chromium_is_recorded_and_comes_back_after_a_reload_a
         party.wait_counter_playing()
         prompt_done(records, "close")
         press_next(app, records)
-        records.wait(lambda w: events(w, "script_complete"), WAIT)
-        app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
-        records.wait(lambda w: w.of("SESSION_END"), WAIT)
+        finish(app, records)
         party.wait_call_state("通话已结束")                  # the unit's bye
         camera_after = party.page.evaluate(
             "() => document.getElementById('self-view').srcObject")

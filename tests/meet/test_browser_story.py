@@ -35,8 +35,8 @@ from firmware.unit.hardware import shared_speech_cache
 from kokoro_models import installed_kokoro
 from tests.meet.browser_party import PartyPage, call_chromium, sign_with_a_finger
 from tests.meet.conftest import ZHAO_ID
-from tests.meet.counter_unit import (WAIT, bound_unit, events, press_next, prompt_done,
-                                     sale_spec)
+from tests.meet.counter_unit import (WAIT, bound_unit, events, finish, press_next,
+                                     prompt_done, sale_spec)
 from tests.meet.parts import record_and_read_notice
 from tests.meet.reading_unit import NOTICE, PAGES, reading_library
 from tests.meet.remote_customer import RATE, CustomerVoice, card_picture
@@ -158,9 +158,7 @@ def test_a_remote_policyholder_joins_answers_shows_her_id_reads_signs_and_is_exp
         press_next(app, records, expect_node="close")
         prompt_done(records, "close")
         press_next(app, records)
-        records.wait(lambda w: events(w, "script_complete"), WAIT)
-        app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
-        records.wait(lambda w: w.of("SESSION_END"), WAIT)
+        finish(app, records)
         party.wait_call_state("通话已结束")
     finally:
         if party is not None:

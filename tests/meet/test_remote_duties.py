@@ -9,8 +9,8 @@ from pathlib import Path
 
 from firmware.evidence.verify import verify_path
 from tests.meet.conftest import LI_ID, ZHAO_ID
-from tests.meet.counter_unit import WAIT, bound_unit, events, press_next, prompt_done, \
-    sale_spec
+from tests.meet.counter_unit import (WAIT, bound_unit, events, finish, press_next,
+                                     prompt_done, sale_spec)
 from tests.meet.parts import record_and_read_notice
 from tests.meet.reading_phone import ReadingPhone
 from tests.meet.reading_unit import NOTICE, PAGES, reading_library
@@ -105,9 +105,7 @@ def test_with_everyone_remote_the_counter_neither_signs_nor_reads(tmp_path, brok
             holder.sign("sign-holder", STROKES)
             records.wait(lambda w: len(events(w, "remote_signature", party="p1")) == 2, WAIT)
             press_next(app, records)
-            records.wait(lambda w: events(w, "script_complete"), WAIT)
-            app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
-            records.wait(lambda w: w.of("SESSION_END"), WAIT)
+            finish(app, records)
         finally:
             holder.close()
             insured.close()

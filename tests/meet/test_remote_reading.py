@@ -19,7 +19,8 @@ from firmware.unit.session import remote_screen
 from tests.meet.conftest import ZHAO_ID
 from tests.meet.parts import record_and_read_notice
 from tests.meet.reading_phone import ReadingPhone
-from tests.meet.counter_unit import WAIT, events, press_next, prompt_done, strings
+from tests.meet.counter_unit import (WAIT, events, finish, hold_record, press_next,
+                                     prompt_done, strings)
 from tests.meet.reading_unit import (NOTICE, PAGES, counter,  # noqa: F401
                                      counter_reads, counter_without_screen)
 from tests.remote.remote_rig import write_tone_wav
@@ -53,11 +54,6 @@ def join(app, records, relays, broker, pki, tmp_path) -> tuple[ReadingPhone, dic
     phone.call()
     records.wait(lambda w: events(w, "remote_joined", party="p1"), WAIT)
     return phone, notice, app.flow.snapshot.session_id
-
-
-def end(app, records) -> None:
-    app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
-    records.wait(lambda w: w.of("SESSION_END"), WAIT)
 
 
 def test_the_remote_policyholder_reads_and_signs_on_the_phone(counter, broker, pki, relays,
@@ -126,8 +122,7 @@ def test_the_remote_policyholder_reads_and_signs_on_the_phone(counter, broker, p
         app.hardware.pad.play(pad_events, wait=True)
         wait_for(lambda: not app.recorder.signing, timeout=WAIT, what="the pen lifted")
         press_next(app, records)
-        records.wait(lambda w: events(w, "script_complete"), WAIT)
-        end(app, records)
+        finish(app, records)
     finally:
         phone.close()
 
@@ -210,7 +205,7 @@ def test_what_a_party_must_not_send_is_refused_and_recorded(counter_without_scre
         press_next(app, records, refused="remote_reading")
         phone.wait_view(lambda v: (v["view"]["refusal"] or {}).get("code") == "remote_reading",
                         "the refusal, from the unit's own view")
-        end(app, records)
+        hold_record(app, records)
     finally:
         phone.close()
 

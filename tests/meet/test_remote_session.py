@@ -17,8 +17,8 @@ import pytest
 
 from firmware.evidence.verify import verify_path
 from tests.meet.conftest import ZHAO_ID
-from tests.meet.counter_unit import (WAIT, bind, bound_unit, events, press_next, prompt_done,
-                                     sale_spec, strings)
+from tests.meet.counter_unit import (WAIT, bind, bound_unit, events, finish, press_next,
+                                     prompt_done, sale_spec, strings)
 from tests.meet.parts import record_and_read_notice
 from tests.meet.remote_phone import Phone
 from tests.remote.remote_rig import write_tone_wav
@@ -74,9 +74,7 @@ def test_a_remote_policyholder_joins_drops_and_comes_back_and_the_session_verifi
 
         prompt_done(records, "close")
         press_next(app, records)
-        records.wait(lambda w: events(w, "script_complete"), WAIT)
-        app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
-        records.wait(lambda w: w.of("SESSION_END"), WAIT)
+        finish(app, records)
         phone.wait_frame(lambda f: f == {"type": "bye", "reason": "closed"}, page=phone.page)
     finally:
         if phone is not None:

@@ -21,8 +21,8 @@ from firmware.evidence.keys import DeviceKey
 from firmware.evidence.verify import verify_path
 from firmware.unit.appliance import Appliance
 from tests.meet.conftest import ZHAO_ID
-from tests.meet.counter_unit import (WAIT, bind, events, press_next, prompt_done, sale_spec,
-                                     unit_config)
+from tests.meet.counter_unit import (WAIT, bind, events, finish, press_next, prompt_done,
+                                     sale_spec, unit_config)
 from tests.meet.parts import TIMEOUT, mqtt_client, record_and_read_notice
 from tests.meet.remote_phone import Phone
 from tests.meet.test_remote_session import DEVICE, counter  # noqa: F401
@@ -78,9 +78,7 @@ def test_the_meeting_is_subscribed_again_when_the_agent_reconnects(
         for node, after in (("facts", "close"), ("close", None)):
             prompt_done(records, node)
             press_next(app, records, expect_node=after)
-        records.wait(lambda w: events(w, "script_complete"), WAIT)
-        app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
-        records.wait(lambda w: w.of("SESSION_END"), WAIT)
+        finish(app, records)
     finally:
         if phone is not None:
             phone.close()

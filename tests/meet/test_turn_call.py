@@ -22,7 +22,8 @@ from firmware.evidence.verify import verify_path
 from firmware.office.meet.settings import parse_settings
 from firmware.office.meet.turn import turn_credentials
 from tests.meet.conftest import ZHAO_ID
-from tests.meet.counter_unit import WAIT, bound_unit, events, press_next, prompt_done
+from tests.meet.counter_unit import (WAIT, bound_unit, events, finish, press_next,
+                                     prompt_done)
 from tests.meet.parts import RelayThread, record_and_read_notice, run_scenario
 from tests.meet.remote_phone import Phone
 from tests.meet.turn_server import TurnServer
@@ -175,9 +176,7 @@ def test_a_party_calls_through_coturn_with_the_relays_credentials(
             press_next(app, records, expect_node="close")
             prompt_done(records, "close")
             press_next(app, records)
-            records.wait(lambda w: events(w, "script_complete"), WAIT)
-            app.hardware.panel.press("RECORD", app.config.panel.hold_seconds + 0.3)
-            records.wait(lambda w: w.of("SESSION_END"), WAIT)
+            finish(app, records)
         finally:
             if phone is not None:
                 phone.close()
